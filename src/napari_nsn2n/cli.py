@@ -1,0 +1,130 @@
+"""The ``nsn2n`` command line: denoise stacks and write weight masks, on the same engine as the plugin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXAMPLES = """\
+examples:
+  nsn2n denoise scan.nii.gz -o scan_denoised.nii.gz
+  nsn2n denoise ct_series_dir/ -o ct_denoised.tif --threshold 0.01 --epochs 60 --save-model ct.pt
+  nsn2n denoise timelapse.tif -o out.tif --axis t --device cuda
+  nsn2n denoise next_scan.nii.gz -o next_denoised.nii.gz --model ct.pt
+  nsn2n denoise a.tif b.tif c.tif -o denoised/          (several inputs: -o is a folder)
+  nsn2n mask scan.nii.gz --threshold 0.01 -o scan_mask.tif
+"""
+
+
+def _threshold(text: str) -> float | str:
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("the threshold lives on the [0, 1] normalised scale")
+    return value
+
+
+def _axis(text: str) -> int | str:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="nsn2n",
+        description="Neighboring Slice Noise2Noise: self-supervised denoising of one 3D stack.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    den = sub.add_parser(
+        "denoise",
+        help="train on a stack and write it denoised",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    den.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="TIFF, NIfTI (.nii/.nii.gz), .npy or a DICOM series folder",
+    )
+    den.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="output file (.tif/.nii.gz/.npy), or a folder for several inputs",
+    )
+    den.add_argument(
+        "--threshold",
+        type=_threshold,
+        default="auto",
+        help="th of Eq. 3 on the [0, 1] scale, or 'auto' (default: auto)",
+    )
+    den.add_argument("--epochs", type=int, help="training epochs (default: 100, as the paper)")
+    den.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, mps")
+    den.add_argument("--axis", type=_axis, help="slice axis: index or letter z/t (default: z / 0)")
+    den.add_argument("--save-model", type=Path, help="write the trained model here (.pt)")
+    den.add_argument("--model", type=Path, help="apply this saved model instead of training")
+    den.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    den.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    den.add_argument("--batch-size", type=int, help="pairs per step")
+    den.add_argument(
+        "--patch-size", type=int, help="training patch side in pixels (0: whole slices)"
+    )
+    den.add_argument("--lr", type=float, help="initial learning rate (default: 1e-3)")
+    den.add_argument("--lambda-rc", type=float, help="weight of L_RC (default: 0.5)")
+    den.add_argument("--lambda-ic", type=float, help="weight of L_IC (default: 1.0)")
+    den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")
+    den.add_argument(
+        "--tta", action="store_true", help="average over 8 flips/rotations at inference"
+    )
+    den.add_argument(
+        "--keep-dtype",
+        action="store_true",
+        help="cast the output back to the input's dtype (default: float32)",
+    )
+    den.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    den.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    msk = sub.add_parser("mask", help="write the weight-mask volume W for a threshold")
+    msk.add_argument("input", type=Path)
+    msk.add_argument("-o", "--output", required=True, type=Path)
+    msk.add_argument("--threshold", type=_threshold, default="auto")
+    msk.add_argument("--axis", type=_axis)
+    msk.add_argument("--overwrite", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import NSN2NError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "mask":
+            from ._cli_commands import run_mask
+
+            return run_mask(args)
+        from ._cli_commands import run_denoise
+
+        return run_denoise(args)
+    except NSN2NError as exc:
+        print(f"nsn2n: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nsn2n: interrupted; nothing written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

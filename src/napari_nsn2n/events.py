@@ -1,0 +1,82 @@
+"""Small typed progress events yielded by the engine's generators.
+
+The CLI progress bar, the napari worker and the tests all consume these. They hold plain Python
+numbers and CPU numpy arrays only: never a model or a device tensor, so they can cross threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .model_io import ModelBundle
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    """Progress of a non-training stage: ``stage`` is "lowpass", "training" or "inference"."""
+
+    stage: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    total_steps: int
+    epochs: int
+    steps_per_epoch: int
+    n_pairs: int
+    device: str
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """One optimiser step. Loss terms are Eq. 4-7 of the paper; ``loss`` is their weighted sum."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    loss: float
+    recon: float
+    rc: float
+    ic: float
+    lr: float
+    elapsed_s: float
+
+    @property
+    def eta_s(self) -> float:
+        return self.elapsed_s / max(self.step, 1) * (self.total_steps - self.step)
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    epochs: int
+    mean_loss: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A CPU copy of one denoised slice, in the input's units, taken during training."""
+
+    step: int
+    index: int
+    image: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The end of a run: the denoised stack (input shape and units) and the trained model."""
+
+    denoised: np.ndarray = field(repr=False)
+    model: ModelBundle = field(repr=False)
+    elapsed_s: float = 0.0
+    stopped_early: bool = False
+
+
+Event = Union[StageProgress, TrainingStarted, TrainStep, EpochEnd, Preview, Finished]  # noqa: UP007

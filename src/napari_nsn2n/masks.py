@@ -1,0 +1,134 @@
+"""Weight masks W_i of Eq. 3: LPF = non-local means then a 3x3 median, per slice.
+
+    W_i(u, v) = 1  if |LPF(x_i) - LPF(x_{i+1})|(u, v) <= th  else 0
+
+The expensive part (the LPF) is computed once per stack; ``lpf_differences`` keeps
+|LPF_i - LPF_{i+1}| so that a new threshold costs one comparison.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+from skimage.restoration import denoise_nl_means
+
+
+@dataclass(frozen=True)
+class LowpassSettings:
+    """Non-local means (Buades et al.) then a median filter, as in the paper (sec. 3.2).
+
+    ``h_factor`` scales the noise sigma estimated once for the whole stack (so that every slice is
+    filtered with the same strength and differences between slices are not filter artefacts).
+    """
+
+    patch_size: int = 5
+    patch_distance: int = 6
+    h_factor: float = 1.0
+    median_size: int = 3
+    fast_mode: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_workers() -> int:
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def estimate_noise_sigma(image: np.ndarray) -> float:
+    """Donoho's robust noise estimate: median |HH| / 0.6745 of the finest Haar wavelet band."""
+    x = np.asarray(image, dtype=np.float32)
+    x = x[: x.shape[0] // 2 * 2, : x.shape[1] // 2 * 2]
+    diagonal = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) * 0.5
+    return float(np.median(np.abs(diagonal)) / 0.6744897501960817)
+
+
+def estimate_stack_sigma(slices: np.ndarray, max_slices: int = 16) -> float:
+    """Median of per-slice wavelet noise estimates over up to ``max_slices`` evenly spaced slices."""
+    picks = np.unique(np.linspace(0, len(slices) - 1, min(max_slices, len(slices))).astype(int))
+    return float(np.median([estimate_noise_sigma(slices[i]) for i in picks]))
+
+
+def lowpass_slice(image: np.ndarray, sigma: float, settings: LowpassSettings) -> np.ndarray:
+    """LPF of one normalised 2D slice: NLM with h = h_factor * sigma, then a median filter."""
+    image = np.asarray(image, dtype=np.float32)
+    smoothed = denoise_nl_means(
+        image,
+        patch_size=settings.patch_size,
+        patch_distance=settings.patch_distance,
+        h=max(settings.h_factor * sigma, 1e-6),
+        sigma=sigma if settings.fast_mode else 0.0,
+        fast_mode=settings.fast_mode,
+        preserve_range=True,
+    )
+    if settings.median_size > 1:
+        smoothed = median_filter(smoothed, size=settings.median_size, mode="reflect")
+    return smoothed.astype(np.float32, copy=False)
+
+
+def iter_lowpass(
+    slices: np.ndarray,
+    settings: LowpassSettings | None = None,
+    sigma: float | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (index, LPF slice) in order, computed on ``workers`` threads (NLM releases the GIL)."""
+    settings = settings or LowpassSettings()
+    sigma = estimate_stack_sigma(slices) if sigma is None else sigma
+    workers = workers or default_workers()
+    if workers == 1:
+        for i in range(len(slices)):
+            yield i, lowpass_slice(slices[i], sigma, settings)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        window = 2 * workers
+        pending = {}
+        next_submit = 0
+        for i in range(len(slices)):
+            while next_submit < len(slices) and next_submit < i + window:
+                pending[next_submit] = pool.submit(
+                    lowpass_slice, slices[next_submit], sigma, settings
+                )
+                next_submit += 1
+            yield i, pending.pop(i).result()
+
+
+def lowpass_stack(
+    slices: np.ndarray,
+    settings: LowpassSettings | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """LPF of every slice of a normalised (M, H, W) stack, as float32."""
+    out = np.empty(np.shape(slices), dtype=np.float32)
+    for i, filtered in iter_lowpass(slices, settings, workers=workers):
+        out[i] = filtered
+        if progress is not None:
+            progress(i + 1, len(slices))
+    return out
+
+
+def lpf_differences(lpf: np.ndarray, pair_starts: np.ndarray | None = None) -> np.ndarray:
+    """|LPF_i - LPF_{i+1}| for each pair start i (default: every i < M - 1), float32 (P, H, W)."""
+    starts = np.arange(len(lpf) - 1) if pair_starts is None else np.asarray(pair_starts)
+    out = np.empty((len(starts), *lpf.shape[1:]), dtype=np.float32)
+    for k, i in enumerate(starts):
+        np.abs(np.subtract(lpf[i], lpf[i + 1], dtype=np.float32), out=out[k])
+    return out
+
+
+def weight_masks(differences: np.ndarray, threshold: float) -> np.ndarray:
+    """W = (differences <= threshold) as uint8 (1 = matched region, used by L_recon and L_RC)."""
+    return (differences <= np.float32(threshold)).view(np.uint8)
+
+
+def matched_fraction(differences: np.ndarray, threshold: float) -> float:
+    """Fraction of pixels with W = 1."""
+    return float(np.count_nonzero(differences <= np.float32(threshold)) / max(differences.size, 1))

@@ -1,0 +1,72 @@
+"""The denoising network f_theta: a 2D U-Net (Ronneberger et al.), as in the paper (sec. 4.1).
+
+No normalisation layers: the network's output for one slice never depends on the other images in
+the batch, which matters because x_i, x_{i+1} and (x_i + x_{i+1}) / 2 share one batched forward pass.
+The network predicts the clean image directly (``residual=False``, the default): in our runs a
+residual output (input + correction) started from the identity and needed several hundred more
+steps to leave it (docs/method.md).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """U-Net with ``depth`` down-sampling steps and ``base_channels`` at full resolution."""
+
+    def __init__(self, base_channels: int = 32, depth: int = 3, residual: bool = False) -> None:
+        super().__init__()
+        self.depth = depth
+        self.residual = residual
+        widths = [base_channels * 2**k for k in range(depth + 1)]
+        self.encoders = nn.ModuleList(
+            [_conv_block(1 if k == 0 else widths[k - 1], widths[k]) for k in range(depth)]
+        )
+        self.bottleneck = _conv_block(widths[depth - 1], widths[depth])
+        self.upsamplers = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(widths[k + 1], widths[k], 2, stride=2)
+                for k in reversed(range(depth))
+            ]
+        )
+        self.decoders = nn.ModuleList(
+            [_conv_block(2 * widths[k], widths[k]) for k in reversed(range(depth))]
+        )
+        self.head = nn.Conv2d(widths[0], 1, 1)
+
+    @property
+    def multiple(self) -> int:
+        """Height and width are padded to a multiple of this."""
+        return 2**self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        pad_h, pad_w = (-height) % self.multiple, (-width) % self.multiple
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+        skips = []
+        h = padded
+        for encoder in self.encoders:
+            h = encoder(h)
+            skips.append(h)
+            h = F.max_pool2d(h, 2)
+        h = self.bottleneck(h)
+        for upsample, decoder, skip in zip(
+            self.upsamplers, self.decoders, reversed(skips), strict=True
+        ):
+            h = decoder(torch.cat([upsample(h), skip], dim=1))
+        out = self.head(h)
+        if self.residual:
+            out = out + padded
+        return out[..., :height, :width]

@@ -1,0 +1,172 @@
+"""The ``nsn2n`` command line end to end, on real files, in a subprocess like a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+import tifffile
+
+from conftest import correlated_noise_stack
+from napari_nsn2n.io import read_volume
+
+FAST = ["--epochs", "2", "--batch-size", "2", "--patch-size", "32", "--threads", "1", "-q"]
+
+
+def nsn2n(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", "napari_nsn2n.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def tif_stack(tmp_path):
+    _, noisy = correlated_noise_stack(shape=(5, 32, 32))
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(
+        path,
+        noisy,
+        imagej=True,
+        resolution=(1 / 0.5, 1 / 0.5),
+        metadata={"spacing": 2.0, "unit": "um", "axes": "ZYX"},
+    )
+    return path
+
+
+def test_help_shows_examples():
+    result = nsn2n("denoise", "--help")
+    assert result.returncode == 0
+    assert "examples:" in result.stdout and "--threshold" in result.stdout
+
+
+def test_denoise_end_to_end_keeps_spacing_and_saves_a_model(tmp_path, tif_stack):
+    out, model = tmp_path / "out.tif", tmp_path / "model.pt"
+    result = nsn2n(
+        "denoise",
+        tif_stack,
+        "-o",
+        out,
+        "--threshold",
+        "0.05",
+        "--save-model",
+        model,
+        "--seed",
+        "3",
+        *FAST,
+    )
+    assert result.returncode == 0, result.stderr
+    written, source = read_volume(out), read_volume(tif_stack)
+    assert written.data.shape == source.data.shape and written.data.dtype == np.float32
+    np.testing.assert_allclose(written.spacing, source.spacing, rtol=1e-6)
+    assert not np.allclose(written.data, source.data)
+    # the saved model applies to the same stack and gives the same result
+    again = tmp_path / "again.tif"
+    result = nsn2n("denoise", tif_stack, "-o", again, "--model", model, "-q")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(read_volume(again).data, written.data, atol=1e-4)
+
+
+def test_nifti_in_hu_out_with_affine_and_dtype(tmp_path):
+    _, noisy = correlated_noise_stack(shape=(4, 32, 32))
+    hu = np.round(noisy * 1500 - 1000).astype(np.int16).transpose(2, 1, 0)  # nibabel is XYZ
+    affine = np.diag([0.7, 0.7, 2.5, 1.0])
+    affine[:3, 3] = [-10, 20, 30]
+    src = tmp_path / "ct.nii.gz"
+    nib.save(nib.Nifti1Image(hu, affine), src)
+    out = tmp_path / "ct_denoised.nii.gz"
+    result = nsn2n("denoise", src, "-o", out, "--keep-dtype", "--threshold", "auto", *FAST)
+    assert result.returncode == 0, result.stderr
+    img = nib.load(out)
+    np.testing.assert_allclose(img.affine, affine)
+    assert np.asanyarray(img.dataobj).dtype == np.int16
+
+
+def test_mask_command_writes_labels(tmp_path, tif_stack):
+    out = tmp_path / "mask.tif"
+    result = nsn2n("mask", tif_stack, "--threshold", "0.02", "-o", out)
+    assert result.returncode == 0, result.stderr
+    labels = read_volume(out).data
+    assert labels.shape == (5, 32, 32) and set(np.unique(labels)) <= {0, 1, 2}
+    assert (labels[-1] == 0).all() and (labels[:-1] > 0).all()
+    assert "matched" in result.stderr
+
+
+def test_several_inputs_into_a_folder(tmp_path, tif_stack):
+    second = tmp_path / "second.npy"
+    np.save(second, correlated_noise_stack(shape=(3, 32, 32), seed=2)[1])
+    folder = tmp_path / "results"
+    folder.mkdir()
+    result = nsn2n("denoise", tif_stack, second, "-o", folder, "--threshold", "0.05", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["second_denoised.npy", "stack_denoised.tif"]
+
+
+def _bad(tmp_path, tif_stack):
+    two_d = tmp_path / "flat.npy"
+    np.save(two_d, np.random.rand(32, 32))
+    one = tmp_path / "one.npy"
+    np.save(one, np.random.rand(1, 32, 32))
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.where(np.random.rand(3, 32, 32) > 0.9, np.nan, 1.0))
+    const = tmp_path / "const.npy"
+    np.save(const, np.ones((3, 32, 32)))
+    rgb = tmp_path / "rgb.npy"
+    np.save(rgb, np.zeros((3, 32, 32, 3), np.uint8))
+    four = tmp_path / "four.npy"
+    np.save(four, np.random.rand(2, 3, 32, 32))
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(b"\x00garbage" * 10)
+    unknown = tmp_path / "stack.xyz"
+    unknown.write_text("?")
+    existing = tmp_path / "exists.tif"
+    existing.write_bytes(b"keep me")
+    notmodel = tmp_path / "model.pt"
+    notmodel.write_bytes(b"nope")
+    out = tmp_path / "new.tif"
+    return [
+        ([two_d, "-o", out], "2D image"),
+        ([one, "-o", out], "only 1 slice"),
+        ([nan, "-o", out], "NaN"),
+        ([const, "-o", out], "constant"),
+        ([rgb, "-o", out], "RGB"),
+        ([four, "-o", out], "slice-axis choice"),
+        ([corrupt, "-o", out], "corrupt.tif"),
+        ([unknown, "-o", out], "stack.xyz"),
+        ([tmp_path / "missing.tif", "-o", out], "missing.tif"),
+        ([tif_stack, "-o", tmp_path / "no_such_dir" / "o.tif"], "does not exist"),
+        ([tif_stack, "-o", existing], "exists"),
+        ([tif_stack, "-o", out, "--model", notmodel], "not a napari-nsn2n model"),
+    ]
+
+
+def test_bad_input_gives_one_line_error_nonzero_exit_and_writes_nothing(tmp_path, tif_stack):
+    for args, message in _bad(tmp_path, tif_stack):
+        before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        result = nsn2n("denoise", *args, *FAST)
+        assert result.returncode == 1, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nsn2n: error:"), result.stderr
+        assert message in lines[0], (message, lines[0])
+        after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+        assert after == before, f"{args} wrote or changed files"
+
+
+def test_read_only_output_folder(tmp_path, tif_stack):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = nsn2n("denoise", tif_stack, "-o", blocker / "out.tif", *FAST)
+    assert result.returncode == 1 and "nsn2n: error:" in result.stderr
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        result = nsn2n("denoise", tif_stack, "-o", locked / "out.tif", *FAST)
+        assert result.returncode == 1 and "not writable" in result.stderr

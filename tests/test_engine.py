@@ -1,0 +1,159 @@
+"""The engine end to end: training events, quality, reproducibility, units, axes, models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import correlated_noise_stack, psnr
+from napari_nsn2n import TrainConfig, apply_model, denoise, load_model, run, save_model
+from napari_nsn2n.control import RunControl
+from napari_nsn2n.errors import ModelFormatError
+from napari_nsn2n.events import (
+    EpochEnd,
+    Finished,
+    Preview,
+    StageProgress,
+    TrainingStarted,
+    TrainStep,
+)
+
+TINY = TrainConfig(epochs=2, base_channels=8, depth=2, patch_size=32, batch_size=2)
+
+
+def _events(data, config=TINY, **kwargs):
+    return list(run(data, threshold=0.05, config=config, **kwargs))
+
+
+@pytest.mark.slow
+def test_denoising_raises_psnr_on_in_plane_correlated_noise():
+    clean, noisy = correlated_noise_stack()
+    config = TrainConfig(epochs=60, lr_halving_epochs=12, base_channels=16, patch_size=64)
+    out = denoise(noisy, threshold="auto", config=config)
+    gain = psnr(clean, out) - psnr(clean, noisy)
+    assert gain > 2.5, f"PSNR gain {gain:.2f} dB"
+
+
+def test_event_stream_order_and_contents(noisy_stack):
+    _, noisy = noisy_stack
+    events = _events(noisy, preview_index=3, preview_every=2)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is StageProgress and events[0].stage == "lowpass"
+    started = next(e for e in events if isinstance(e, TrainingStarted))
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    assert started.total_steps == len(steps) == 2 * started.steps_per_epoch
+    assert started.n_pairs == noisy.shape[0] - 1
+    assert [s.step for s in steps] == list(range(1, len(steps) + 1))
+    assert all(np.isfinite([s.loss, s.recon, s.rc, s.ic]).all() for s in steps)
+    assert all(s.loss == pytest.approx(s.recon + 0.5 * s.rc + 1.0 * s.ic, rel=1e-4) for s in steps)
+    assert len([e for e in events if isinstance(e, EpochEnd)]) == 2
+    previews = [e for e in events if isinstance(e, Preview)]
+    assert previews and previews[0].index == 3 and previews[0].image.shape == noisy.shape[1:]
+    assert isinstance(events[-1], Finished)
+    assert events[-1].denoised.shape == noisy.shape and events[-1].denoised.dtype == np.float32
+
+
+def test_learning_rate_halves_every_twenty_epochs(noisy_stack):
+    _, noisy = noisy_stack
+    config = TrainConfig(epochs=41, base_channels=4, depth=1, patch_size=16, batch_size=16)
+    steps = [e for e in _events(noisy[:3, :16, :16], config) if isinstance(e, TrainStep)]
+    by_epoch = {s.epoch: s.lr for s in steps}
+    assert by_epoch[1] == by_epoch[20] == pytest.approx(1e-3)
+    assert by_epoch[21] == by_epoch[40] == pytest.approx(5e-4)
+    assert by_epoch[41] == pytest.approx(2.5e-4)
+
+
+def test_seeded_runs_are_reproducible_on_cpu(noisy_stack):
+    _, noisy = noisy_stack
+    first = denoise(noisy, threshold=0.05, config=TINY)
+    again = denoise(noisy, threshold=0.05, config=TINY)
+    other = denoise(noisy, threshold=0.05, config=TrainConfig(**{**TINY.to_dict(), "seed": 1}))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_output_in_input_units_and_optional_cast():
+    _, noisy = correlated_noise_stack(shape=(4, 32, 32))
+    hu = np.round(noisy * 2000 - 1000).astype(np.int16)  # CT in HU
+    lo, hi = float(hu.min()), float(hu.max())
+    out = denoise(hu, threshold=0.05, config=TINY)
+    unit_scale = denoise((hu - lo) / (hi - lo), threshold=0.05, config=TINY)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, unit_scale * (hi - lo) + lo, atol=0.05)  # HU stay HU
+    cast = denoise(hu, threshold=0.05, config=TINY, cast_output=True)
+    assert cast.dtype == np.int16
+    assert np.abs(cast.astype(np.float32) - out).max() <= 0.5 + 1e-3  # rounded, not truncated
+
+
+def test_slice_axis_choice_and_4d(noisy_stack):
+    _, noisy = noisy_stack
+    with pytest.raises(Exception, match="not a slice axis"):
+        denoise(noisy[None, :4], config=TINY, axis=2)
+    y_z_x = np.ascontiguousarray(noisy[:4, :32, :32].transpose(1, 0, 2))
+    out = denoise(y_z_x, threshold=0.05, config=TINY, axis=1)
+    assert out.shape == (32, 4, 32)
+    along_z = denoise(noisy[:4, :32, :32], threshold=0.05, config=TINY)
+    np.testing.assert_allclose(out, along_z.transpose(1, 0, 2), atol=1e-5)
+    four_d = np.stack([noisy[:4, :32, :32], noisy[4:8, :32, :32]])  # (T, Z, Y, X)
+    events = list(run(four_d, threshold=0.05, config=TINY, axis="z", axes="TZYX"))
+    started = next(e for e in events if isinstance(e, TrainingStarted))
+    assert started.n_pairs == 2 * 3  # pairs never cross the volume boundary
+    assert events[-1].denoised.shape == four_d.shape
+
+
+def test_stop_ends_training_early_with_a_result(noisy_stack):
+    _, noisy = noisy_stack
+    control = RunControl()
+    steps = 0
+    for event in run(noisy, 0.05, TrainConfig(**{**TINY.to_dict(), "epochs": 50}), control=control):
+        if isinstance(event, TrainStep):
+            steps += 1
+            if steps == 3:
+                control.stop()
+        final = event
+    assert steps == 3
+    assert isinstance(final, Finished) and final.stopped_early
+    assert final.denoised.shape == noisy.shape
+
+
+def test_closing_the_generator_mid_training_stops_cleanly(noisy_stack):
+    _, noisy = noisy_stack
+    gen = run(noisy, 0.05, TrainConfig(**{**TINY.to_dict(), "epochs": 50}))
+    for event in gen:
+        if isinstance(event, TrainStep):
+            break
+    gen.close()  # what napari's worker.quit() and a closing viewer do
+    with pytest.raises(StopIteration):
+        next(gen)
+
+
+def test_saved_model_round_trip_and_apply_to_another_stack(tmp_path, noisy_stack):
+    _, noisy = noisy_stack
+    denoised, bundle = denoise(noisy, threshold=0.05, config=TINY, return_model=True)
+    path = save_model(bundle, tmp_path / "model.pt")
+    loaded = load_model(path)
+    assert loaded.config == TINY and loaded.normalizer == bundle.normalizer
+    assert loaded.threshold == pytest.approx(0.05)
+    again = apply_model(loaded, noisy, device="cpu")
+    np.testing.assert_allclose(again, denoised, atol=1e-5)
+    _, other = correlated_noise_stack(shape=(5, 48, 40), seed=3)
+    assert apply_model(loaded, other).shape == other.shape
+
+
+def test_model_files_from_elsewhere_are_refused(tmp_path):
+    import torch
+
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}}, foreign)
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": "napari-nsn2n-model", "version": 99}, newer)
+    text = tmp_path / "text.pt"
+    text.write_text("not a model")
+    for path, message in [
+        (foreign, "not a napari-nsn2n model"),
+        (newer, "version 99"),
+        (text, "not a napari-nsn2n model"),
+        (tmp_path / "missing.pt", "not found"),
+    ]:
+        with pytest.raises(ModelFormatError, match=message):
+            load_model(path)
