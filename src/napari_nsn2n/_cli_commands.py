@@ -61,7 +61,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     bundle = load_model(args.model) if args.model is not None else None
     config = _config(args)
     for source, target in zip(args.inputs, outputs, strict=True):
-        volume = read_volume(source)
+        volume = read_volume(source, mmap=True)  # big stacks stay on disk (see api.PreparedStack)
         if bundle is not None:
             denoised = apply_model(
                 bundle,
@@ -99,7 +99,7 @@ def run_mask(args: argparse.Namespace) -> int:
     from .io import check_output_path, read_volume, write_volume
 
     check_output_path(args.output, args.overwrite)
-    volume = read_volume(args.input)
+    volume = read_volume(args.input, mmap=True)
     differences = compute_differences(volume.data, args.axis, volume.axes)
     threshold = resolve_threshold(args.threshold, differences)
     labels = differences.mask_volume(threshold)

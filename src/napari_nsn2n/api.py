@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .config import TrainConfig
 from .control import RunControl
-from .device import select_device
+from .device import release_device_memory, select_device
 from .events import Event, Finished, StageProgress
-from .masks import LowpassSettings, iter_lowpass, lpf_differences, matched_fraction, weight_masks
+from .inference import predict_slices
+from .masks import LowpassSettings, iter_lowpass, matched_fraction, weight_masks
 from .model_io import ModelBundle
-from .stack import Normalizer, SliceLayout, check_stack
+from .stack import NormalizedSlices, Normalizer, SliceLayout, check_stack, is_lazy
+from .storage import allocate, fits_in_memory
 from .threshold import suggest_threshold
 from .train import Trainer, autocast_dtype, training_events
 
@@ -27,11 +29,16 @@ MASK_NO_PAIR, MASK_MATCHED, MASK_UNMATCHED = 0, 1, 2
 
 @dataclass
 class PreparedStack:
-    """A checked input as normalised (M, H, W) float32 slices plus how to map results back."""
+    """A checked input as normalised (M, H, W) float32 slices plus how to map results back.
+
+    ``slices`` is an in-memory array, or for memmap / zarr / dask inputs too big to load
+    (``storage.fits_in_memory``) a :class:`~napari_nsn2n.stack.NormalizedSlices` that reads one
+    slice at a time; ``in_memory`` forces either.
+    """
 
     layout: SliceLayout
     normalizer: Normalizer
-    slices: np.ndarray
+    slices: np.ndarray | NormalizedSlices
 
     @classmethod
     def from_array(
@@ -40,14 +47,48 @@ class PreparedStack:
         axis: int | str | None = None,
         axes: str | None = None,
         normalizer: Normalizer | None = None,
+        in_memory: bool | None = None,
     ) -> PreparedStack:
         layout = SliceLayout(tuple(np.shape(data)), check_stack(data, axis, axes))
         normalizer = normalizer or Normalizer.fit(data)
-        return cls(layout, normalizer, normalizer.forward(layout.to_slices(np.asarray(data))))
+        slices = NormalizedSlices(data, layout, normalizer)
+        if in_memory is None:
+            in_memory = not is_lazy(data) or fits_in_memory(slices.shape)
+        if in_memory:
+            slices = normalizer.forward(layout.to_slices(np.asarray(data)))
+        return cls(layout, normalizer, slices)
+
+    @property
+    def lazy(self) -> bool:
+        return isinstance(self.slices, NormalizedSlices)
 
     def restore(self, slices: np.ndarray, cast: bool = False) -> np.ndarray:
-        """Normalised slices back to the input's shape and units."""
-        return self.normalizer.inverse(self.layout.from_slices(slices), cast=cast)
+        """Normalised (M, H, W) slices in memory back to the input's shape and units."""
+        return self.normalizer.inverse(self.layout.from_slices(np.asarray(slices)), cast=cast)
+
+    def allocate_output(self, cast: bool = False) -> np.ndarray:
+        """An array of the input's shape for the result (a temporary memmap for big lazy inputs)."""
+        dtype = self.normalizer.dtype if cast else np.float32
+        return allocate(self.layout.shape, dtype, spill=self.lazy)
+
+    def write(self, out: np.ndarray, first: int, block: np.ndarray, cast: bool = False) -> None:
+        """Store normalised slices ``first, first + 1, ...`` into ``out`` in the input's units."""
+        block = self.normalizer.inverse(block, cast=cast)
+        for k, plane in enumerate(block):
+            out[self.layout.index_of(first + k)] = plane
+
+
+class ThresholdedMasks:
+    """W_i = (|LPF_i - LPF_{i+1}| <= th) computed per pair on access (no full mask volume)."""
+
+    def __init__(self, differences: np.ndarray, threshold: float) -> None:
+        self.differences, self.threshold = differences, np.float32(threshold)
+
+    def __len__(self) -> int:
+        return len(self.differences)
+
+    def __getitem__(self, pair: int) -> np.ndarray:
+        return (np.asarray(self.differences[pair]) <= self.threshold).view(np.uint8)
 
 
 @dataclass
@@ -61,27 +102,30 @@ class PairDifferences:
 
     def masks(self, threshold: float) -> np.ndarray:
         """W_i for every pair as uint8 (P, H, W)."""
-        return weight_masks(self.differences, threshold)
+        return weight_masks(np.asarray(self.differences), threshold)
+
+    def lazy_masks(self, threshold: float) -> ThresholdedMasks:
+        return ThresholdedMasks(self.differences, threshold)
 
     def matched_fraction(self, threshold: float) -> float:
-        return matched_fraction(self.differences, threshold)
+        return matched_fraction(np.asarray(self.differences), threshold)
 
-    def suggest_threshold(self) -> float:
-        return suggest_threshold(self.differences)
+    def suggest_threshold(self, max_pairs: int = 64) -> float:
+        """``threshold.suggest_threshold`` on up to ``max_pairs`` evenly spaced pairs."""
+        picks = np.unique(np.linspace(0, len(self.differences) - 1, max_pairs).astype(int))
+        return suggest_threshold(np.stack([self.differences[k] for k in picks]))
 
     def mask_volume(self, threshold: float) -> np.ndarray:
         """Labels in the input's shape: W_i at slice i as 1 (matched, W = 1) or 2 (W = 0);
         0 on the last slice of each volume, which has no following neighbour."""
-        labels = np.full(
-            (len(self.pair_starts) + self.layout.n_volumes, *self.differences.shape[1:]),
-            MASK_NO_PAIR,
-            dtype=np.uint8,
-        )
-        starts = self.pair_starts
-        labels[starts] = np.where(
-            self.differences <= np.float32(threshold), MASK_MATCHED, MASK_UNMATCHED
-        )
-        return self.layout.from_slices(labels)
+        labels = np.zeros(self.layout.shape, dtype=np.uint8)
+        th = np.float32(threshold)
+        for pair, start in enumerate(self.pair_starts):
+            matched = np.asarray(self.differences[pair]) <= th
+            labels[self.layout.index_of(int(start))] = np.where(
+                matched, MASK_MATCHED, MASK_UNMATCHED
+            )
+        return labels
 
 
 def lowpass_events(
@@ -90,17 +134,24 @@ def lowpass_events(
     workers: int | None = None,
     control: RunControl | None = None,
 ) -> Iterator[StageProgress | PairDifferences]:
-    """Yield ``StageProgress("lowpass", ...)`` per slice, then the ``PairDifferences``."""
+    """Yield ``StageProgress("lowpass", ...)`` per slice, then the ``PairDifferences``.
+
+    Slices are filtered in order and each difference is taken as soon as both LPF slices exist,
+    so memory holds the differences (a temporary memmap for big lazy inputs) and two LPF slices.
+    """
     settings = settings or LowpassSettings()
-    lpf = np.empty_like(prepared.slices)
-    total = len(lpf)
+    starts = prepared.layout.pair_starts()
+    diffs = allocate((len(starts), *prepared.slices.shape[1:]), np.float32, spill=prepared.lazy)
+    pair_of_start = {int(s): k for k, s in enumerate(starts)}
+    previous, total = None, len(prepared.slices)
     for i, filtered in iter_lowpass(prepared.slices, settings, workers=workers):
         if control is not None and control.stopped:
             return
-        lpf[i] = filtered
+        if previous is not None and (i - 1) in pair_of_start:
+            np.abs(np.subtract(previous, filtered), out=diffs[pair_of_start[i - 1]])
+        previous = filtered
         yield StageProgress("lowpass", i + 1, total)
-    starts = prepared.layout.pair_starts()
-    yield PairDifferences(lpf_differences(lpf, starts), starts, prepared.layout, settings)
+    yield PairDifferences(diffs, starts, prepared.layout, settings)
 
 
 def compute_differences(
@@ -154,18 +205,23 @@ def run(
     preview_every: int = 0,
     tta: bool = False,
     cast_output: bool = False,
+    out: np.ndarray | None = None,
+    in_memory: bool | None = None,
 ) -> Iterator[Event]:
     """The whole NS-N2N pipeline as a generator of events, ending with ``Finished``.
 
     Stages: check and normalise; LPF differences (skipped when ``differences`` is given); W_i for
     ``threshold`` (a float on the [0, 1] scale, or "auto"); training; inference on every slice.
     A stop through ``control`` ends training early and still denoises with the model so far.
+    ``out`` (input shape; float32, or the input dtype with ``cast_output``) receives the result
+    slice by slice, e.g. a ``tifffile.memmap`` to stream a stack larger than memory to disk;
+    ``in_memory`` as in :meth:`PreparedStack.from_array` (default: load unless too big).
     ``preview_index`` counts slices along the slice axis (of the first volume for 4D data).
     """
     config = config or TrainConfig()
     control = control or RunControl()
     started = time.perf_counter()
-    prepared = PreparedStack.from_array(data, axis, axes)
+    prepared = PreparedStack.from_array(data, axis, axes, in_memory=in_memory)
     if differences is None and config.use_mask:
         for item in lowpass_events(prepared, lowpass, control=control):
             if isinstance(item, PairDifferences):
@@ -175,14 +231,19 @@ def run(
         if differences is None:
             return
     th = resolve_threshold(threshold, differences) if differences is not None else None
-    masks = differences.masks(th) if differences is not None and config.use_mask else None
+    masks = differences.lazy_masks(th) if differences is not None and config.use_mask else None
     trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
     try:
         to_units = prepared.normalizer.inverse
         yield from training_events(trainer, control, preview_index, preview_every, to_units)
-        result = np.empty_like(prepared.slices)
-        for done, total in _inference_progress(trainer, prepared.slices, result, tta):
-            yield StageProgress("inference", done, total)
+        result = out if out is not None else prepared.allocate_output(cast_output)
+        batch = 4 if tta else 8
+        for first in range(0, len(prepared.slices), batch):
+            block = trainer.predict(prepared.slices[first : first + batch], tta=tta)
+            prepared.write(result, first, block, cast=cast_output)
+            yield StageProgress(
+                "inference", min(first + batch, len(prepared.slices)), len(prepared.slices)
+            )
         bundle = ModelBundle(
             state=trainer.cpu_state(),
             config=config,
@@ -193,20 +254,11 @@ def run(
     finally:
         trainer.close()
     yield Finished(
-        denoised=prepared.restore(result, cast=cast_output),
+        denoised=result,
         model=bundle,
         elapsed_s=time.perf_counter() - started,
         stopped_early=control.stopped,
     )
-
-
-def _inference_progress(trainer: Trainer, slices: np.ndarray, out: np.ndarray, tta: bool):
-    progress: list[tuple[int, int]] = []
-    batch = max(1, 4 if tta else 8)
-    for first in range(0, len(slices), batch):
-        trainer.predict(slices[first : first + batch], tta=tta, out=out[first : first + batch])
-        progress.append((min(first + batch, len(slices)), len(slices)))
-        yield progress[-1]
 
 
 def denoise(
@@ -241,24 +293,30 @@ def apply_model(
     renormalize: bool = False,
     cast_output: bool = False,
     batch_size: int = 8,
+    out: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """Denoise another stack with a trained model.
+    """Denoise another stack with a trained model, batch by batch (``out`` as in :func:`run`).
 
     By default the stack is scaled with the training stack's normalisation, so the same physical
     units (e.g. HU) meet the same network input; ``renormalize`` uses this stack's own min/max.
     """
-    from .inference import predict_slices
-
-    prepared = PreparedStack.from_array(
-        data, axis, axes, None if renormalize else bundle.normalizer
-    )
+    normalizer = None if renormalize else bundle.normalizer
+    prepared = PreparedStack.from_array(data, axis, axes, normalizer)
+    if not renormalize:  # results come back in this stack's dtype when cast
+        prepared.normalizer = replace(bundle.normalizer, dtype=str(np.dtype(data.dtype)))
     torch_device = select_device(device)
     model = bundle.build(torch_device)
+    amp = autocast_dtype(torch_device, bundle.config.mixed_precision)
+    result = out if out is not None else prepared.allocate_output(cast_output)
     try:
-        amp = autocast_dtype(torch_device, bundle.config.mixed_precision)
-        out = predict_slices(
-            model, prepared.slices, torch_device, batch_size, tta=tta, amp_dtype=amp
-        )
+        for first in range(0, len(prepared.slices), batch_size):
+            block = prepared.slices[first : first + batch_size]
+            block = predict_slices(model, block, torch_device, batch_size, tta=tta, amp_dtype=amp)
+            prepared.write(result, first, block, cast=cast_output)
+            if progress is not None:
+                progress(min(first + batch_size, len(prepared.slices)), len(prepared.slices))
     finally:
         del model
-    return prepared.restore(out, cast=cast_output)
+        release_device_memory(torch_device)
+    return result

@@ -167,7 +167,7 @@ class SliceLayout:
         return self.shape[self.slice_axis]
 
     @property
-    def _order(self) -> tuple[int, ...]:
+    def order(self) -> tuple[int, ...]:
         """Axis order that puts (volume, slice, y, x) or (slice, y, x) in front."""
         lead = (
             [self.slice_axis] if self.volume_axis is None else [self.volume_axis, self.slice_axis]
@@ -177,13 +177,23 @@ class SliceLayout:
 
     def to_slices(self, data: np.ndarray) -> np.ndarray:
         """A (M, H, W) view or copy of ``data`` with the slices along axis 0."""
-        moved = np.transpose(data, self._order)
+        moved = np.transpose(data, self.order)
         return moved.reshape((-1, *moved.shape[-2:]))
 
     def from_slices(self, slices: np.ndarray) -> np.ndarray:
-        moved_shape = tuple(self.shape[a] for a in self._order)
-        inverse = np.argsort(self._order)
+        moved_shape = tuple(self.shape[a] for a in self.order)
+        inverse = np.argsort(self.order)
         return np.transpose(slices.reshape(moved_shape), inverse)
+
+    def index_of(self, m: int) -> tuple:
+        """Index into the input array of slice ``m`` of the (M, H, W) stack (its plane stays in
+        the input's axis order)."""
+        volume, index = divmod(m, self.n_slices)
+        key: list = [slice(None)] * len(self.shape)
+        key[self.slice_axis] = index
+        if self.volume_axis is not None:
+            key[self.volume_axis] = volume
+        return tuple(key)
 
     def pair_starts(self) -> np.ndarray:
         """Indices i of the (M, H, W) stack such that (i, i+1) is a pair of neighbouring slices."""
@@ -194,3 +204,47 @@ class SliceLayout:
 
     def slice_index(self, volume: int, index: int) -> int:
         return volume * self.n_slices + index
+
+
+class NormalizedSlices:
+    """The (M, H, W) float32 slices of an input array, normalised on access.
+
+    Nothing is read until a slice is asked for, so a memmap, zarr or dask array larger than memory
+    can be filtered, trained on and denoised slice by slice.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 3
+
+    def __init__(self, data, layout: SliceLayout, normalizer: Normalizer) -> None:
+        self.data, self.layout, self.normalizer = data, layout, normalizer
+        plane = tuple(layout.shape[a] for a in layout.order[-2:])
+        self.shape = (layout.n_volumes * layout.n_slices, *plane)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, m: int) -> np.ndarray:
+        return self.normalizer.forward(np.asarray(self.data[self.layout.index_of(m)]))
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self._read(int(key) % len(self))
+        if isinstance(key, slice):
+            indices = range(*key.indices(len(self)))
+            out = np.empty((len(indices), *self.shape[1:]), dtype=np.float32)
+            for k, m in enumerate(indices):
+                out[k] = self._read(m)
+            return out
+        raise TypeError(
+            f"NormalizedSlices indices must be ints or slices, not {type(key).__name__}"
+        )
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def is_lazy(data) -> bool:
+    """True for arrays that should be read slice by slice (memmaps, zarr, dask...)."""
+    return isinstance(data, np.memmap) or not isinstance(data, np.ndarray)
