@@ -1,0 +1,215 @@
+"""The NS-N2N dock widget in a real napari viewer (Xvfb via pytest-xvfb), with real tiny runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytestmark = pytest.mark.gui
+
+from qtpy.QtCore import QThreadPool  # noqa: E402
+from qtpy.QtWidgets import QAbstractSlider  # noqa: E402
+
+from napari_nsn2n._napari import w_settings  # noqa: E402
+from napari_nsn2n._napari.w_mask import MASK_MATCHED, MASK_UNMATCHED  # noqa: E402
+from napari_nsn2n._napari.widget import MASK_LAYER, DenoiseWidget  # noqa: E402
+
+SCALE = (2.0, 0.5, 0.5)
+TINY = {"epochs": 3, "batch": 2, "patch": 32, "base_channels": 8, "preview_every": 2}
+FAST = {"batch": 1, "patch": 16, "base_channels": 4, "preview_every": 0}  # ms-sized steps
+
+
+@pytest.fixture(autouse=True)
+def _tmp_settings(tmp_path, monkeypatch):
+    """Keep the widget's QSettings in a temporary INI file."""
+    monkeypatch.setenv(w_settings.ENV_VAR, str(tmp_path / "settings.ini"))
+
+
+def _stack(shape=(6, 32, 32), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]].astype(np.float32)
+    clean = 0.5 + 0.3 * (np.hypot(y - shape[1] / 2, x - shape[2] / 2) < 6 + 2 * z)
+    return (clean + 0.05 * rng.standard_normal(shape)).astype(np.float32)
+
+
+def _widget(viewer, qtbot, data=None, **settings) -> tuple[DenoiseWidget, object]:
+    layer = viewer.add_image(_stack() if data is None else data, name="noisy", scale=SCALE)
+    widget = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="NS-N2N", area="right")
+    for name, value in {**TINY, **settings}.items():
+        getattr(widget, name).setValue(value)
+    return widget, layer
+
+
+def _lowpass(widget, qtbot) -> None:
+    widget.start_lowpass()
+    qtbot.waitUntil(
+        lambda: widget.differences is not None and widget._mask is not None, timeout=20000
+    )
+
+
+def _wait_idle(widget, qtbot, timeout=120000) -> None:
+    qtbot.waitUntil(lambda: not widget.is_training, timeout=timeout)
+
+
+def test_docks_through_the_manifest(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nsn2n", "NS-N2N denoising")
+    assert isinstance(widget, DenoiseWidget)
+    assert widget.layer is None and not widget.train_button.isEnabled()
+
+
+def test_layer_picker_follows_add_remove_rename(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    items = lambda: [widget.layer_combo.itemText(i) for i in range(widget.layer_combo.count())]  # noqa: E731
+    a = viewer.add_image(_stack(), name="a")
+    viewer.add_labels(np.zeros((6, 32, 32), np.uint8), name="not an image")
+    b = viewer.add_image(_stack(seed=1), name="b")
+    assert items() == ["a", "b"]
+    widget.select_layer(a)
+    b.name = "renamed"
+    assert items() == ["a", "renamed"]
+    assert widget.layer is a  # the choice survives the rename
+    viewer.layers.remove(a)
+    assert items() == ["renamed"] and widget.layer is b
+    assert widget.scale_label.text() == "1 × 1 × 1"
+    # 4D needs an explicit slice-axis choice
+    viewer.add_image(np.zeros((2, 6, 32, 32), np.float32), name="4d")
+    widget.select_layer(viewer.layers["4d"])
+    assert widget.axis is None and not widget.train_button.isEnabled()
+    widget.axis_combo.setCurrentIndex(2)
+    assert widget.axis == 1 and widget.train_button.isEnabled()
+
+
+def test_slider_updates_mask_live_and_suggest(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget, layer = _widget(viewer, qtbot)
+    _lowpass(widget, qtbot)
+    labels = viewer.layers[MASK_LAYER]
+    assert labels.data.shape == layer.data.shape
+    assert tuple(labels.scale) == SCALE
+    assert set(np.unique(labels.data[:-1])) <= {MASK_MATCHED, MASK_UNMATCHED}
+    assert not labels.data[-1].any()  # the last slice has no pair
+    slider = widget.threshold_slider._slider  # the real QSlider inside the labeled slider
+    assert isinstance(slider, QAbstractSlider)
+    widget.threshold_slider.setValue(0.0)
+    qtbot.waitUntil(lambda: not widget._mask.busy, timeout=5000)
+    before, text_before = labels.data.copy(), widget.fraction_label.text()
+    slider.setValue(slider.maximum())  # th = 0.2: almost everything matched
+    assert widget.threshold_slider.value() == pytest.approx(0.2)
+    shown = round(viewer.dims.point[0] / SCALE[0])
+    assert not np.array_equal(labels.data[shown], before[shown])  # the shown slice at once
+    qtbot.waitUntil(lambda: not widget._mask.busy, timeout=5000)
+    assert not np.array_equal(labels.data, before)
+    assert np.array_equal(labels.data, widget.differences.mask_volume(0.2))
+    assert widget.fraction_label.text() != text_before
+    assert f"{100 * widget.differences.matched_fraction(0.2):.1f} %" in widget.fraction_label.text()
+    widget.threshold_slider.setValue(0.0)
+    widget.suggest_button.click()
+    suggested = widget.differences.suggest_threshold()
+    assert widget.threshold_slider.value() == pytest.approx(min(suggested, 0.2), abs=1e-4)
+    assert widget.threshold_slider.value() > 0
+
+
+def test_training_delivers_loss_preview_and_result(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget, layer = _widget(viewer, qtbot)
+    layer.metadata["note"] = "kept"
+    _lowpass(widget, qtbot)
+    widget.train_button.click()
+    assert widget.is_training and viewer.layers["denoised (preview)"].data.shape == layer.data.shape
+    _wait_idle(widget, qtbot)
+    assert widget.loss_plot.n_points >= 2
+    assert widget.n_previews >= 1
+    assert widget.last_finished is not None and not widget.last_finished.stopped_early
+    result = viewer.layers["noisy denoised"]
+    assert result.data.shape == layer.data.shape
+    assert tuple(result.scale) == SCALE
+    assert result.metadata.get("note") == "kept"
+    assert tuple(result.contrast_limits) == pytest.approx(tuple(layer.contrast_limits))
+    assert "denoised (preview)" not in viewer.layers
+    assert "step 9/9" in widget.status_label.text() or "done" in widget.status_label.text()
+    assert widget.save_button.isEnabled()
+
+
+def test_pause_resume_and_stop(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget, _ = _widget(viewer, qtbot, **FAST, epochs=300)
+    _lowpass(widget, qtbot)
+    widget.train_button.click()
+    qtbot.waitUntil(
+        lambda: widget.last_step is not None and widget.last_step.step >= 3, timeout=20000
+    )
+    widget.pause_button.click()
+    assert widget.pause_button.text() == "Resume"
+    qtbot.wait(400)  # let any held-back step arrive
+    frozen = widget.last_step.step
+    qtbot.wait(600)
+    assert widget.last_step.step == frozen
+    widget.pause_button.click()
+    assert widget.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: widget.last_step.step > frozen, timeout=10000)
+    widget.stop_button.click()
+    _wait_idle(widget, qtbot)
+    assert widget.last_finished is not None and widget.last_finished.stopped_early
+    assert widget.last_step.step < widget.last_step.total_steps
+    assert "noisy denoised" in viewer.layers
+    assert "stopped early" in widget.status_label.text()
+
+
+def test_closing_the_viewer_stops_training(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget, _ = _widget(viewer, qtbot, **FAST, epochs=1000)
+    _lowpass(widget, qtbot)
+    widget.train_button.click()
+    qtbot.waitUntil(lambda: widget.last_step is not None, timeout=20000)
+    worker = widget._train_worker
+    viewer.close()  # napari closes the main window; the widget's event filter calls cleanup()
+    assert widget._abort.is_set()
+    qtbot.waitUntil(
+        lambda: not worker.is_running and QThreadPool.globalInstance().activeThreadCount() == 0,
+        timeout=3000,  # cleanup already waited up to 1 s; one training step must end
+    )
+    assert widget.last_finished is None  # aborted, not finished
+
+
+def test_settings_persist_between_instances(make_napari_viewer):
+    viewer = make_napari_viewer()
+    first = DenoiseWidget(viewer)
+    first.epochs.setValue(7)
+    first.lambda_rc.setValue(0.25)
+    first.threshold_slider.setValue(0.033)
+    first.device_combo.setCurrentText("cpu")
+    first.save_settings()
+    second = DenoiseWidget(viewer)
+    assert second.epochs.value() == 7
+    assert second.lambda_rc.value() == pytest.approx(0.25)
+    assert second.threshold_slider.value() == pytest.approx(0.033)
+    assert second.device_combo.currentText() == "cpu"
+    assert second.train_config().epochs == 7
+
+
+def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    widget, layer = _widget(viewer, qtbot, epochs=1, preview_every=0)
+    widget.train_button.click()  # no LPF yet: the engine computes it itself
+    _wait_idle(widget, qtbot)
+    trained = widget.bundle
+    path = widget.save_model(tmp_path / "model.pt")
+    assert path is not None and path.is_file()
+    widget.bundle = None
+    loaded = widget.load_model(path)
+    assert loaded is not None and widget.bundle is loaded
+    assert loaded.config == trained.config
+    for key, value in trained.state.items():
+        assert np.array_equal(value.numpy(), loaded.state[key].numpy())
+    widget.select_layer(layer)
+    widget.apply_button.click()
+    qtbot.waitUntil(lambda: "noisy denoised (model)" in viewer.layers, timeout=20000)
+    applied = viewer.layers["noisy denoised (model)"]
+    np.testing.assert_allclose(applied.data, viewer.layers["noisy denoised"].data, atol=1e-4)
+    assert tuple(applied.scale) == SCALE
+    assert widget.load_model(tmp_path / "missing.pt") is None  # reported, not raised
