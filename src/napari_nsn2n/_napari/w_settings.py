@@ -7,11 +7,13 @@ file instead (the tests use this so they never touch the user's configuration).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
 
 from qtpy.QtCore import QSettings
+from qtpy.QtWidgets import QComboBox, QWidget
 
 ENV_VAR = "NAPARI_NSN2N_SETTINGS"
 ORGANISATION, APPLICATION = "napari-nsn2n", "DenoiseWidget"
@@ -41,3 +43,23 @@ def save_settings(values: dict[str, Any]) -> None:
     store = _store()
     store.setValue(KEY, json.dumps(values, sort_keys=True))
     store.sync()
+
+
+def field_value(widget: QWidget) -> Any:
+    """The saved value of a settings widget: a combo box's text, else ``value()``."""
+    return widget.currentText() if isinstance(widget, QComboBox) else widget.value()
+
+
+def set_field_value(widget: QWidget, value: Any) -> None:
+    """Restore one saved value; a value of the wrong type or an unknown combo item is ignored."""
+    if isinstance(widget, QComboBox):
+        if value and widget.findText(str(value)) >= 0:
+            widget.setCurrentText(str(value))
+        return
+    with contextlib.suppress(TypeError, ValueError):
+        widget.setValue(type(widget.value())(value))
+
+
+def changed_signal(widget: QWidget):
+    """The signal a settings widget emits when its value changes."""
+    return widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.valueChanged

@@ -1,0 +1,104 @@
+"""The collapsible training-settings section: the TrainConfig fields, device and preview rate."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from superqt import QCollapsible
+
+from ..config import TrainConfig
+from ..device import available_devices
+
+_DEFAULTS = TrainConfig()
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(lo, hi)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+def _dspin(lo: float, hi: float, value: float, tip: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(lo, hi)
+    spin.setDecimals(3)
+    spin.setSingleStep(0.1)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin
+
+
+class TrainSettingsPanel(QCollapsible):
+    """The training settings (paper defaults), collapsed until opened."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Training settings (paper defaults)", parent)
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setContentsMargins(4, 0, 4, 0)
+        self.epochs = _spin(1, 10000, _DEFAULTS.epochs, "Passes over all neighbouring pairs")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(1e-5, 1.0)
+        self.lr.setSingleStep(1e-4)
+        self.lr.setValue(_DEFAULTS.learning_rate)
+        self.lr.setToolTip("Adam learning rate, halved every 20 epochs")
+        self.batch = _spin(1, 256, _DEFAULTS.batch_size, "Pairs per optimiser step")
+        self.patch = _spin(0, 4096, _DEFAULTS.patch_size or 0, "Random crop size (0 = whole slice)")
+        self.patch.setSingleStep(16)
+        self.lambda_rc = _dspin(0.0, 10.0, _DEFAULTS.lambda_rc, "Weight of L_RC (Eq. 5)")
+        self.lambda_ic = _dspin(0.0, 10.0, _DEFAULTS.lambda_ic, "Weight of L_IC (Eq. 6)")
+        self.seed = _spin(0, 2**31 - 1, _DEFAULTS.seed, "Random seed")
+        self.base_channels = _spin(4, 256, _DEFAULTS.base_channels, "U-Net width")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", *available_devices()])
+        self.device_combo.setToolTip("auto = CUDA, then MPS, then CPU")
+        self.preview_every = _spin(0, 100000, 20, "Preview the shown slice every N steps (0 = off)")
+        for label, widget in (
+            ("Epochs", self.epochs),
+            ("Learning rate", self.lr),
+            ("Batch size", self.batch),
+            ("Patch size", self.patch),
+            ("λ RC", self.lambda_rc),
+            ("λ IC", self.lambda_ic),
+            ("Seed", self.seed),
+            ("U-Net channels", self.base_channels),
+            ("Device", self.device_combo),
+            ("Preview every", self.preview_every),
+        ):
+            form.addRow(label, widget)
+        self.addWidget(inner)
+
+    def fields(self) -> dict[str, QWidget]:
+        """The settings this section contributes (saved between sessions)."""
+        return {
+            "epochs": self.epochs,
+            "learning_rate": self.lr,
+            "batch_size": self.batch,
+            "patch_size": self.patch,
+            "lambda_rc": self.lambda_rc,
+            "lambda_ic": self.lambda_ic,
+            "seed": self.seed,
+            "base_channels": self.base_channels,
+            "device": self.device_combo,
+            "preview_every": self.preview_every,
+        }
+
+    @property
+    def device(self) -> str:
+        return self.device_combo.currentText()
+
+    def train_config(self) -> TrainConfig:
+        """The TrainConfig of the current settings (raises NSN2NError when invalid)."""
+        return TrainConfig(
+            epochs=self.epochs.value(),
+            learning_rate=self.lr.value(),
+            batch_size=self.batch.value(),
+            patch_size=self.patch.value() or None,
+            lambda_rc=self.lambda_rc.value(),
+            lambda_ic=self.lambda_ic.value(),
+            seed=self.seed.value(),
+            base_channels=self.base_channels.value(),
+            device=self.device,
+        )
