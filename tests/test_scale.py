@@ -11,7 +11,7 @@ from napari_nsn2n.api import PreparedStack
 from napari_nsn2n.events import Finished
 from napari_nsn2n.stack import NormalizedSlices
 
-TINY = TrainConfig(epochs=2, base_channels=8, depth=2, patch_size=32, batch_size=2)
+TINY = TrainConfig(epochs=2, base_channels=8, depth=2, patch_size=None, batch_size=4)
 
 
 @pytest.fixture

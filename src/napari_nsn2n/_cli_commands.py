@@ -20,7 +20,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         "lambda_ic": args.lambda_ic,
         "num_threads": args.threads,
     }
-    config = replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
+    config = TrainConfig.preset(args.preset, device=args.device)
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if args.patch_size is not None:
         config = replace(config, patch_size=args.patch_size or None)
     return replace(config, seed=args.seed, device=args.device, use_mask=not args.no_mask)

@@ -211,14 +211,16 @@ def run(
     """The whole NS-N2N pipeline as a generator of events, ending with ``Finished``.
 
     Stages: check and normalise; LPF differences (skipped when ``differences`` is given); W_i for
-    ``threshold`` (a float on the [0, 1] scale, or "auto"); training; inference on every slice.
+    ``threshold`` (a float on the [0, 1] scale, or "auto"); training (``config`` defaults to
+    ``TrainConfig.preset("auto")``: the paper's settings on a GPU, the fast preset on a CPU);
+    inference on every slice.
     A stop through ``control`` ends training early and still denoises with the model so far.
     ``out`` (input shape; float32, or the input dtype with ``cast_output``) receives the result
     slice by slice, e.g. a ``tifffile.memmap`` to stream a stack larger than memory to disk;
     ``in_memory`` as in :meth:`PreparedStack.from_array` (default: load unless too big).
     ``preview_index`` counts slices along the slice axis (of the first volume for 4D data).
     """
-    config = config or TrainConfig()
+    config = config or TrainConfig.preset("auto")
     control = control or RunControl()
     started = time.perf_counter()
     prepared = PreparedStack.from_array(data, axis, axes, in_memory=in_memory)

@@ -9,7 +9,7 @@ and docks the "NS-N2N denoising" widget; training is started from the widget.
 
 Headless (``--headless``, or no display), the engine API runs the same steps: the sample, the
 LPF differences and W_i for the sample's suggested threshold (or ``--threshold``), a short
-CPU-sized training run (``TrainConfig(epochs=40, base_channels=16, patch_size=96)`` unless
+CPU-sized training run (``TrainConfig.preset("fast")``) unless
 told otherwise), inference; it writes into ``--out`` the denoised stack (``<key>_denoised.tif``,
 float32 with the voxel spacing), the noisy input (``<key>_noisy.tif``) and a PNG of the middle
 slice (noisy | denoised | clean, with PSNR), and prints the PSNR before and after.
@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import FAST_EPOCHS
+
 PLUGIN = "napari-nsn2n"
 WIDGET = "NS-N2N denoising"
 SAMPLE_KEYS = ("ct", "mri", "microscopy")
 DEFAULT_OUT = Path("nsn2n-demo-output")
-DEFAULT_EPOCHS = 40
 # Same sizes as the napari sample data (napari_nsn2n._napari.sample_data); "small" is for tests.
 SIZES = {
     "default": {"ct": (32, 192, 192), "mri": (48, 256, 256), "microscopy": (32, 256, 256)},
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--epochs",
         type=_positive,
-        help=f"training epochs (headless default: {DEFAULT_EPOCHS}; GUI: sets the widget's value)",
+        help=f"training epochs (headless default: {FAST_EPOCHS}, the fast preset; GUI: sets the widget's value)",
     )
     parser.add_argument(
         "--threshold",
@@ -180,21 +181,16 @@ def run_gui(sample: str = "ct", epochs: int | None = None) -> int:
 
 
 def default_config(epochs: int | None = None, size: str = "default", seed: int = 0):
-    """The short CPU schedule of the headless demo: a 16-channel U-Net trained on 96 px patches,
-    learning rate halved at 1/2 and 3/4 of the run (about 1-2 minutes on 2 CPU cores)."""
+    """The headless demo's training: the fast CPU preset (``TrainConfig.preset("fast")``), or a
+    tiny network for ``size="small"`` (tests)."""
     from .config import TrainConfig
 
-    epochs = epochs or DEFAULT_EPOCHS
-    small = size == "small"
-    return TrainConfig(
-        epochs=epochs,
-        lr_halving_epochs=max(1, math.ceil(epochs / 2)),
-        base_channels=8 if small else 16,
-        depth=2 if small else 3,
-        patch_size=None if small else 96,
-        batch_size=4,
-        seed=seed,
-    )
+    if size == "small":
+        return TrainConfig(
+            epochs=epochs or 2, base_channels=8, depth=2, patch_size=None, batch_size=4, seed=seed
+        )
+    overrides = {"epochs": epochs} if epochs else {}
+    return TrainConfig.preset("fast", seed=seed, **overrides)
 
 
 def make_sample(key: str, size: str = "default", seed: int = 0):

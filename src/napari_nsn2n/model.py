@@ -1,10 +1,13 @@
 """The denoising network f_theta: a 2D U-Net (Ronneberger et al.), as in the paper (sec. 4.1).
 
-No normalisation layers: the network's output for one slice never depends on the other images in
-the batch, which matters because x_i, x_{i+1} and (x_i + x_{i+1}) / 2 share one batched forward pass.
-The network predicts the clean image directly (``residual=False``, the default): in our runs a
-residual output (input + correction) started from the identity and needed several hundred more
-steps to leave it (docs/method.md).
+No batch normalisation: the output for one slice never depends on the other images in the batch,
+which matters because x_i, x_{i+1} and (x_i + x_{i+1}) / 2 share one batched forward pass
+(``norm=True`` adds GroupNorm, which keeps that property).
+
+With ``residual=True`` (the default of ``TrainConfig``) the network outputs x + g(x) and the last
+convolution starts at zero, so training starts from the identity (the noisy input's PSNR) and only
+learns the correction. On a CT-like stack this reached +4 dB after 100 steps where predicting the
+clean image directly was still 8.6 dB below the noisy input (docs/method.md).
 """
 
 from __future__ import annotations
@@ -14,27 +17,32 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1),
-        nn.LeakyReLU(0.1, inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1),
-        nn.LeakyReLU(0.1, inplace=True),
-    )
+def _conv_block(in_channels: int, out_channels: int, norm: bool = False) -> nn.Sequential:
+    """Two 3x3 convolutions with LeakyReLU; with ``norm`` a GroupNorm after each convolution
+    (per-image statistics, so batch-mates never influence each other)."""
+    layers: list[nn.Module] = []
+    for channels_in in (in_channels, out_channels):
+        layers.append(nn.Conv2d(channels_in, out_channels, 3, padding=1))
+        if norm:
+            layers.append(nn.GroupNorm(min(8, out_channels // 4), out_channels))
+        layers.append(nn.LeakyReLU(0.1, inplace=True))
+    return nn.Sequential(*layers)
 
 
 class UNet(nn.Module):
     """U-Net with ``depth`` down-sampling steps and ``base_channels`` at full resolution."""
 
-    def __init__(self, base_channels: int = 32, depth: int = 3, residual: bool = False) -> None:
+    def __init__(
+        self, base_channels: int = 32, depth: int = 3, residual: bool = True, norm: bool = False
+    ) -> None:
         super().__init__()
         self.depth = depth
         self.residual = residual
         widths = [base_channels * 2**k for k in range(depth + 1)]
         self.encoders = nn.ModuleList(
-            [_conv_block(1 if k == 0 else widths[k - 1], widths[k]) for k in range(depth)]
+            [_conv_block(1 if k == 0 else widths[k - 1], widths[k], norm) for k in range(depth)]
         )
-        self.bottleneck = _conv_block(widths[depth - 1], widths[depth])
+        self.bottleneck = _conv_block(widths[depth - 1], widths[depth], norm)
         self.upsamplers = nn.ModuleList(
             [
                 nn.ConvTranspose2d(widths[k + 1], widths[k], 2, stride=2)
@@ -42,9 +50,12 @@ class UNet(nn.Module):
             ]
         )
         self.decoders = nn.ModuleList(
-            [_conv_block(2 * widths[k], widths[k]) for k in reversed(range(depth))]
+            [_conv_block(2 * widths[k], widths[k], norm) for k in reversed(range(depth))]
         )
         self.head = nn.Conv2d(widths[0], 1, 1)
+        if residual:  # start exactly at the identity: f(x) = x + 0
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     @property
     def multiple(self) -> int:

@@ -34,7 +34,12 @@ class ModelBundle:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def build(self, device: torch.device | str = "cpu") -> UNet:
-        model = UNet(self.config.base_channels, self.config.depth)
+        model = UNet(
+            self.config.base_channels,
+            self.config.depth,
+            self.config.residual,
+            self.config.group_norm,
+        )
         model.load_state_dict(self.state)
         return model.to(device).eval()
 

@@ -30,8 +30,12 @@ def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
 
 
 class PairSampler:
-    """Batches of (x_i, x_{i+1}, W_i) patches: each epoch visits every pair once, in random order,
-    with one random crop per pair and, with ``augment``, one random flip/rotation per batch."""
+    """Batches of (x_i, x_{i+1}, W_i) patches.
+
+    An epoch carries as many pixels as the paper's (every pair once, whole slices): each pair
+    contributes ``ceil(H * W / patch_area)`` random patches, in random order. With ``augment``,
+    each batch gets one random flip / quarter turn (the same for x_i, x_{i+1} and W_i).
+    """
 
     def __init__(
         self,
@@ -46,13 +50,17 @@ class PairSampler:
         height, width = slices.shape[-2:]
         patch = config.patch_size
         self.patch = (min(patch, height), min(patch, width)) if patch else (height, width)
+        self.patches_per_pair = math.ceil(height * width / (self.patch[0] * self.patch[1]))
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.pair_starts) / self.batch_size)
+        return math.ceil(len(self.pair_starts) * self.patches_per_pair / self.batch_size)
 
     def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        order = self.rng.permutation(len(self.pair_starts))
+        n_pairs = len(self.pair_starts)
+        order = np.concatenate(
+            [self.rng.permutation(n_pairs) for _ in range(self.patches_per_pair)]
+        )
         for first in range(0, len(order), self.batch_size):
             yield self._gather(order[first : first + self.batch_size])
 
@@ -102,7 +110,9 @@ class Trainer:
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
         torch.manual_seed(config.seed)
-        self.model = UNet(config.base_channels, config.depth).to(self.device)
+        self.model = UNet(
+            config.base_channels, config.depth, config.residual, config.group_norm
+        ).to(self.device)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=config.learning_rate, betas=(config.beta1, config.beta2)
         )
@@ -124,8 +134,8 @@ class Trainer:
         return self.config.epochs * self.steps_per_epoch
 
     def learning_rate(self, epoch: int) -> float:
-        """lr_0 * 0.5 ** floor(epoch / lr_halving_epochs) (epoch counted from 0)."""
-        return self.config.learning_rate * 0.5 ** (epoch // self.config.lr_halving_epochs)
+        """lr_0 * 0.5 ** floor(epoch / halving) (epoch counted from 0), halving as in the config."""
+        return self.config.learning_rate * 0.5 ** (epoch // self.config.halving_epochs)
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array)

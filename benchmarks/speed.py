@@ -1,0 +1,206 @@
+"""Speed figures of the engine on this machine, each with a baseline run in the same process.
+
+    python benchmarks/speed.py                      # everything (about 10 minutes on 2 cores)
+    python benchmarks/speed.py --parts lpf mask     # some parts
+
+Parts: lpf (s per 512x512 slice, parallel vs one thread), mask (ms from a threshold change to an
+updated mask, 100x512x512), train (steps/s of the default settings; batched vs separate forward
+passes; 1 vs 2 torch threads), infer (slices/s at 256x256, batched vs one slice at a time),
+converge (time for the default settings to come within 0.3 dB of their final PSNR, 48x256x256),
+and the peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from napari_nsn2n.api import PreparedStack, compute_differences
+from napari_nsn2n.config import TrainConfig
+from napari_nsn2n.inference import predict_slices
+from napari_nsn2n.losses import nsn2n_loss
+from napari_nsn2n.masks import LowpassSettings, default_workers, estimate_stack_sigma, iter_lowpass
+from napari_nsn2n.model import UNet
+from napari_nsn2n.samples import ct_stack, phantom_volume, psnr
+from napari_nsn2n.train import Trainer
+
+
+def timed(fn, repeat: int = 1) -> float:
+    """Median seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def noisy_phantom(shape: tuple[int, int, int], sigma: float = 0.05, seed: int = 0) -> np.ndarray:
+    clean = phantom_volume(shape, seed=seed)
+    rng = np.random.default_rng(seed)
+    return (clean + sigma * rng.standard_normal(shape)).astype(np.float32)
+
+
+def part_lpf(n_slices: int) -> None:
+    stack = noisy_phantom((n_slices, 512, 512))
+    sigma = estimate_stack_sigma(stack)
+    settings = LowpassSettings()
+    one = timed(lambda: list(iter_lowpass(stack, settings, sigma, workers=1))) / n_slices
+    workers = default_workers()
+    par = timed(lambda: list(iter_lowpass(stack, settings, sigma, workers=workers))) / n_slices
+    print(
+        f"LPF 512x512: {par:.3f} s/slice on {workers} threads; one thread {one:.3f} s/slice "
+        f"(speed-up x{one / par:.2f}); 100x512x512 -> {100 * par:.1f} s"
+    )
+
+
+def part_mask() -> None:
+    rng = np.random.default_rng(0)
+    diffs = np.abs(rng.normal(0, 0.01, (99, 512, 512))).astype(np.float32)
+    labels = np.zeros((100, 512, 512), np.uint8)
+    thresholds = np.linspace(0.005, 0.05, 20)
+
+    def whole_volume(th):
+        labels[:-1] = np.where(diffs <= th, 1, 2)
+
+    def shown_slice(th, index=50):
+        np.copyto(labels[index], np.where(diffs[index] <= th, 1, 2), casting="unsafe")
+
+    full = statistics.median(timed(lambda t=t: whole_volume(t)) for t in thresholds) * 1e3
+    shown = statistics.median(timed(lambda t=t: shown_slice(t)) for t in thresholds) * 1e3
+    print(
+        f"mask update 100x512x512: shown slice {shown:.2f} ms; whole volume {full:.1f} ms "
+        f"(x{full / shown:.0f}); the rest of the volume is filled after the slider settles"
+    )
+
+
+def _default_trainer(stack, config: TrainConfig) -> Trainer:
+    prepared = PreparedStack.from_array(stack)
+    return Trainer(prepared.slices, None, prepared.layout.pair_starts(), config)
+
+
+def part_train(stack: np.ndarray, config: TrainConfig, steps: int = 20) -> None:
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        trainer = _default_trainer(stack, config)
+        batches = [next(trainer.sampler.epoch()) for _ in range(steps + 2)]
+        for b in batches[:2]:
+            trainer.step(b, 1e-3)
+        seconds = timed(lambda tr=trainer, bs=batches: [tr.step(b, 1e-3) for b in bs[2:]]) / steps
+        print(
+            f"training ({threads} thread{'s' * (threads > 1)}): {1 / seconds:.2f} steps/s "
+            f"({seconds * 1e3:.0f} ms/step, batch {config.batch_size}, patch {config.patch_size},"
+            f" base {config.base_channels})"
+        )
+        trainer.close()
+    # one batched forward of (x_i, x_{i+1}, mean) versus three separate forward passes
+    model = UNet(config.base_channels, config.depth)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    p = config.patch_size or stack.shape[-1]
+    xa, xb = torch.rand(config.batch_size, 1, p, p), torch.rand(config.batch_size, 1, p, p)
+    w = torch.ones_like(xa)
+
+    def batched():
+        fa, fb, fm = model(torch.cat([xa, xb, 0.5 * (xa + xb)])).split(len(xa))
+        opt.zero_grad()
+        nsn2n_loss(fa, fb, fm, xa, xb, w).total.backward()
+        opt.step()
+
+    def separate():
+        fa, fb, fm = model(xa), model(xb), model(0.5 * (xa + xb))
+        opt.zero_grad()
+        nsn2n_loss(fa, fb, fm, xa, xb, w).total.backward()
+        opt.step()
+
+    batched(), separate()
+    t_b, t_s = timed(batched, 10), timed(separate, 10)
+    print(
+        f"one batched forward of x_i, x_i+1, mean: {t_b * 1e3:.0f} ms/step; three separate "
+        f"passes {t_s * 1e3:.0f} ms/step (x{t_s / t_b:.2f})"
+    )
+
+
+def part_infer(stack: np.ndarray, config: TrainConfig) -> None:
+    model = UNet(config.base_channels, config.depth)
+    slices = PreparedStack.from_array(stack).slices[:32]
+    device = torch.device("cpu")
+    predict_slices(model, slices[:2], device)
+    batched = timed(lambda: predict_slices(model, slices, device, batch_size=8), 3)
+    single = timed(lambda: predict_slices(model, slices, device, batch_size=1), 3)
+    print(
+        f"inference 256x256: {len(slices) / batched:.1f} slices/s batched (8); "
+        f"{len(slices) / single:.1f} slices/s one at a time (x{single / batched:.2f})"
+    )
+
+
+def part_converge(config: TrainConfig, eval_every: int) -> None:
+    sample = ct_stack(shape=(48, 256, 256))
+    prepared = PreparedStack.from_array(sample.noisy)
+    start = time.perf_counter()
+    diffs = compute_differences(prepared)
+    lpf_s = time.perf_counter() - start
+    trainer = Trainer(
+        prepared.slices,
+        diffs.lazy_masks(sample.suggested_threshold),
+        prepared.layout.pair_starts(),
+        config,
+    )
+    curve, train_s, step = [], 0.0, 0
+    for epoch in range(config.epochs):
+        lr = trainer.learning_rate(epoch)
+        for batch in trainer.sampler.epoch():
+            t0 = time.perf_counter()
+            trainer.step(batch, lr)
+            train_s += time.perf_counter() - t0
+            step += 1
+            if step % eval_every == 0 or step == trainer.total_steps:
+                t0 = time.perf_counter()
+                out = prepared.restore(trainer.predict(prepared.slices))
+                infer_s = time.perf_counter() - t0
+                curve.append((step, train_s, psnr(sample.clean, out)))
+                print(f"  step {step:5d}  {train_s:7.1f} s  PSNR {curve[-1][2]:.2f} dB", flush=True)
+    final = curve[-1][2]
+    reach = next((s, t) for s, t, q in curve if q >= final - 0.3)
+    print(
+        f"default settings on 48x256x256 CT-like: noisy {psnr(sample.clean, sample.noisy):.2f} dB "
+        f"-> final {final:.2f} dB after {step} steps; within 0.3 dB at step {reach[0]}: "
+        f"{lpf_s + reach[1] + infer_s:.0f} s end to end (LPF {lpf_s:.0f} s + training "
+        f"{reach[1]:.0f} s + inference {infer_s:.1f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parts = ["lpf", "mask", "train", "infer", "converge"]
+    parser.add_argument("--parts", nargs="*", default=parts, choices=parts)
+    parser.add_argument("--lpf-slices", type=int, default=10)
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for converge")
+    args = parser.parse_args()
+    config = TrainConfig.preset("auto")  # what the CLI and the widget use on this machine
+    stack = noisy_phantom((48, 256, 256))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; defaults: {config}")
+    if "lpf" in args.parts:
+        part_lpf(args.lpf_slices)
+    if "mask" in args.parts:
+        part_mask()
+    if "train" in args.parts:
+        part_train(stack, config)
+    if "infer" in args.parts:
+        part_infer(stack, config)
+    if "converge" in args.parts:
+        torch.set_num_threads(args.threads)
+        part_converge(config, args.eval_every)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
