@@ -181,7 +181,7 @@ def test_presets():
     assert TrainConfig().epochs == 100 and TrainConfig().halving_epochs == 20
     fast = TrainConfig.preset("fast", seed=4)
     assert (fast.epochs, fast.base_channels, fast.patch_size, fast.seed) == (16, 16, 64, 4)
-    assert TrainConfig.preset("auto", device="cpu") == TrainConfig.preset("fast")
+    assert TrainConfig.preset("auto", device="cpu") == TrainConfig.preset("fast", device="cpu")
     assert TrainConfig.preset("auto", device="cuda").base_channels == 32
     with pytest.raises(NSN2NError, match="unknown preset"):
         TrainConfig.preset("turbo")
