@@ -248,7 +248,7 @@ def part_tta(names, args, results, keep):
 
 
 ABLATION = {
-    "no mask": dict(use_mask=False),
+    "no mask": dict(use_mask=False, lambda_rc=0.0, lambda_ic=0.0),  # plain N2N between neighbours
     "W": dict(lambda_rc=0.0, lambda_ic=0.0),
     "W + RC": dict(lambda_ic=0.0),
     "W + IC": dict(lambda_rc=0.0),

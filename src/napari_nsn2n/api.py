@@ -16,7 +16,7 @@ from .config import TrainConfig
 from .control import RunControl
 from .device import release_device_memory, select_device
 from .events import Event, Finished, StageProgress
-from .inference import predict_slices
+from .inference import default_batch_size, predict_slices
 from .masks import LowpassSettings, iter_lowpass, matched_fraction, weight_masks
 from .model_io import ModelBundle
 from .stack import NormalizedSlices, Normalizer, SliceLayout, check_stack, is_lazy
@@ -239,7 +239,7 @@ def run(
         to_units = prepared.normalizer.inverse
         yield from training_events(trainer, control, preview_index, preview_every, to_units)
         result = out if out is not None else prepared.allocate_output(cast_output)
-        batch = 4 if tta else 8
+        batch = 8  # slices per progress event; predict_slices batches them for the device
         for first in range(0, len(prepared.slices), batch):
             block = trainer.predict(prepared.slices[first : first + batch], tta=tta)
             prepared.write(result, first, block, cast=cast_output)
@@ -294,7 +294,7 @@ def apply_model(
     tta: bool = False,
     renormalize: bool = False,
     cast_output: bool = False,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     out: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
@@ -311,6 +311,7 @@ def apply_model(
     model = bundle.build(torch_device)
     amp = autocast_dtype(torch_device, bundle.config.mixed_precision)
     result = out if out is not None else prepared.allocate_output(cast_output)
+    batch_size = batch_size or default_batch_size(torch_device)
     try:
         for first in range(0, len(prepared.slices), batch_size):
             block = prepared.slices[first : first + batch_size]
