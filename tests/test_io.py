@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from dicom_series import write_ct_series
 from napari_nsn2n.errors import FileFormatError, OutputError
 from napari_nsn2n.io import (
     SUPPORTED_SUFFIXES,
@@ -185,47 +186,8 @@ def test_npy_round_trip_and_mmap(tmp_path):
 # --- DICOM ----------------------------------------------------------------------------------------
 
 
-def _write_dicom_series(folder, n=5, series_uid=None, slope=1.0, rng_seed=1):
-    pytest.importorskip("pydicom")
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    rng = np.random.default_rng(rng_seed)
-    series_uid = series_uid or generate_uid()
-    names = rng.permutation(n)  # file names unrelated to position
-    instances = rng.permutation(n)[::-1] + 1  # instance numbers unrelated to position
-    for k in range(n):  # k = order along the slice normal (+z)
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"IM{names[k]:04d}.dcm"
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.SeriesInstanceUID = series_uid
-        ds.StudyInstanceUID = "1.2.3.4"
-        ds.Modality = "CT"
-        ds.InstanceNumber = int(instances[k])
-        ds.Rows, ds.Columns = 6, 7
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelSpacing = [0.7, 0.6]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [-50.0, -60.0, 10.0 + 2.5 * k]
-        ds.SliceThickness = 2.5
-        ds.RescaleSlope = slope
-        ds.RescaleIntercept = -1024
-        pixels = np.full((6, 7), 1000 + 10 * k, dtype=np.uint16)
-        pixels[0, 0] = 0
-        ds.PixelData = pixels.tobytes()
-        ds.save_as(path, enforce_file_format=True)
-    return series_uid
-
-
 def test_dicom_series_is_ordered_by_position_in_hu(tmp_path):
-    _write_dicom_series(tmp_path, n=5)
+    write_ct_series(tmp_path, n=5)
     (tmp_path / "notes.txt").write_text("not dicom")
     vol = read_volume(tmp_path)
     assert vol.source_format == "dicom"
@@ -241,10 +203,10 @@ def test_dicom_series_is_ordered_by_position_in_hu(tmp_path):
 
 
 def test_dicom_file_path_reads_its_series_and_largest_by_default(tmp_path):
-    big = _write_dicom_series(tmp_path, n=5)
+    big = write_ct_series(tmp_path, n=5)
     sub = tmp_path / "sub"
     sub.mkdir()
-    small = _write_dicom_series(sub, n=3, slope=0.5, rng_seed=2)
+    small = write_ct_series(sub, n=3, slope=0.5, rng_seed=2)
     for f in sub.iterdir():
         f.rename(tmp_path / f"S{f.name}")
     assert read_volume(tmp_path).metadata["dicom"]["SeriesInstanceUID"] == big
@@ -256,7 +218,7 @@ def test_dicom_file_path_reads_its_series_and_largest_by_default(tmp_path):
 
 
 def test_dicom_to_nifti_converts_lps_to_ras(tmp_path):
-    _write_dicom_series(tmp_path, n=3)
+    write_ct_series(tmp_path, n=3)
     vol = read_volume(tmp_path)
     out = write_volume(tmp_path / "ct.nii.gz", vol)
     img = nib.load(str(out))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from dicom_series import write_ct_series
 from napari_nsn2n.errors import FileFormatError
 from napari_nsn2n.io import Volume, read_volume, write_volume
 
@@ -117,45 +118,10 @@ def test_open_nifti_gives_zyx_data_scale_and_keeps_the_file_affine(make_napari_v
     assert "nifti_header" in layer.metadata["nsn2n_volume"]["metadata"]
 
 
-def _write_dicom_series(folder, n=4):
-    pytest.importorskip("pydicom")
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
-
-    series_uid = generate_uid()
-    for k in range(n):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = CTImageStorage
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"IM{(n - 1 - k):04d}.dcm"  # file order reversed w.r.t. position
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID = CTImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.SeriesInstanceUID = series_uid
-        ds.StudyInstanceUID = "1.2.3.4"
-        ds.Modality = "CT"
-        ds.InstanceNumber = k + 1
-        ds.Rows, ds.Columns = 6, 7
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.PixelSpacing = [0.7, 0.6]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [-50.0, -60.0, 10.0 + 3.0 * k]
-        ds.SliceThickness = 3.0
-        ds.RescaleSlope = 1
-        ds.RescaleIntercept = -1024
-        pixels = np.full((6, 7), 1000 + 10 * k, dtype=np.uint16)
-        pixels[0, 0] = 0
-        ds.PixelData = pixels.tobytes()
-        ds.save_as(path, enforce_file_format=True)
-
-
 def test_open_dicom_folder_and_single_file(make_napari_viewer, tmp_path):
     series = tmp_path / "series"
     series.mkdir()
-    _write_dicom_series(series)
+    write_ct_series(series, n=4, spacing=3.0)
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(series), plugin=PLUGIN)
     assert layer.name == "series"
@@ -221,7 +187,7 @@ def test_nifti_open_save_round_trip_keeps_affine_header_and_dtype(make_napari_vi
 def test_dicom_layer_saved_as_nifti_gets_ras_affine(make_napari_viewer, tmp_path):
     series = tmp_path / "series"
     series.mkdir()
-    _write_dicom_series(series)
+    write_ct_series(series, n=4, spacing=3.0)
     viewer = make_napari_viewer()
     (layer,) = viewer.open(str(series), plugin=PLUGIN)
     out = tmp_path / "ct.nii"
