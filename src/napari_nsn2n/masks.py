@@ -9,7 +9,7 @@ The expensive part (the LPF) is computed once per stack; ``lpf_differences`` kee
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -98,21 +98,6 @@ def iter_lowpass(
                 )
                 next_submit += 1
             yield i, pending.pop(i).result()
-
-
-def lowpass_stack(
-    slices: np.ndarray,
-    settings: LowpassSettings | None = None,
-    workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
-    """LPF of every slice of a normalised (M, H, W) stack, as float32."""
-    out = np.empty(np.shape(slices), dtype=np.float32)
-    for i, filtered in iter_lowpass(slices, settings, workers=workers):
-        out[i] = filtered
-        if progress is not None:
-            progress(i + 1, len(slices))
-    return out
 
 
 def lpf_differences(lpf: np.ndarray, pair_starts: np.ndarray | None = None) -> np.ndarray:

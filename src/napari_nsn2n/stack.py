@@ -202,9 +202,6 @@ class SliceLayout:
             [v * n + i for v in range(self.n_volumes) for i in range(n - 1)], dtype=np.int64
         )
 
-    def slice_index(self, volume: int, index: int) -> int:
-        return volume * self.n_slices + index
-
 
 class NormalizedSlices:
     """The (M, H, W) float32 slices of an input array, normalised on access.
