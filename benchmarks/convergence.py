@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from checkpoints import train_with_checkpoints
 
 from napari_nsn2n.api import PreparedStack, compute_differences, resolve_threshold
 from napari_nsn2n.config import TrainConfig
@@ -32,22 +33,12 @@ CONFIGS = {
 
 def curve(prepared, clean, masks, config, steps, eval_every):
     trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
-    points, step, start = [], 0, time.perf_counter()
+    points, start = [], time.perf_counter()
     try:
-        for epoch in range(config.epochs):
-            lr = trainer.learning_rate(epoch)
-            for batch in trainer.sampler.epoch():
-                trainer.step(batch, lr)
-                step += 1
-                if step % eval_every == 0 or step == steps:
-                    out = prepared.restore(trainer.predict(prepared.slices))
-                    points.append((step, time.perf_counter() - start, psnr(clean, out)))
-                    print(
-                        f"  step {step:5d} {points[-1][1]:7.1f}s PSNR {points[-1][2]:.2f}",
-                        flush=True,
-                    )
-                if step >= steps:
-                    return points
+        for step, _ in train_with_checkpoints(trainer, eval_every, max_steps=steps):
+            out = prepared.restore(trainer.predict(prepared.slices))
+            points.append((step, time.perf_counter() - start, psnr(clean, out)))
+            print(f"  step {step:5d} {points[-1][1]:7.1f}s PSNR {points[-1][2]:.2f}", flush=True)
     finally:
         trainer.close()
     return points

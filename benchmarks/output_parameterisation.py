@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 
 import torch
+from checkpoints import train_with_checkpoints
 
 from napari_nsn2n.api import PreparedStack, compute_differences
 from napari_nsn2n.config import TrainConfig
@@ -40,15 +41,10 @@ def run(name: str, prepared, clean, masks, steps: int) -> list[float]:
         torch.manual_seed(config.seed)
         trainer.model.head.reset_parameters()  # PyTorch's default init instead of zeros
         trainer.optimizer.state.clear()
-    curve, step = [], 0
-    while step < steps:
-        for batch in trainer.sampler.epoch():
-            trainer.step(batch, config.learning_rate)
-            step += 1
-            if step % 100 == 0:
-                curve.append(psnr(clean, prepared.restore(trainer.predict(prepared.slices))))
-            if step >= steps:
-                break
+    curve = [
+        psnr(clean, prepared.restore(trainer.predict(prepared.slices)))
+        for _ in train_with_checkpoints(trainer, 100, max_steps=steps)
+    ]
     trainer.close()
     return curve
 

@@ -270,6 +270,8 @@ def part_ablation(names, args, results, keep):
 
 def part_curve(names, args, results, keep):
     """PSNR against training seconds for ours (Trainer + predict, as benchmarks/convergence.py)."""
+    from checkpoints import train_with_checkpoints
+
     from napari_nsn2n.train import Trainer
 
     for name in names:
@@ -281,32 +283,22 @@ def part_curve(names, args, results, keep):
         lpf_seconds = time.perf_counter() - start
         config = budget_config(args.curve_steps, len(prepared.layout.pair_starts()), args.threads)
         trainer = Trainer(prepared.slices, diffs.masks(th), prepared.layout.pair_starts(), config)
-        points, step, train_seconds = [], 0, 0.0
+        points = []
         try:
-            trainer.model.train()
-            for epoch in range(config.epochs):
-                lr = trainer.learning_rate(epoch)
-                for batch in trainer.sampler.epoch():
-                    t0 = time.perf_counter()
-                    trainer.step(batch, lr)
-                    train_seconds += time.perf_counter() - t0
-                    step += 1
-                    if step % args.eval_every == 0 or step == trainer.total_steps:
-                        out = prepared.normalizer.inverse(
-                            trainer.predict(np.asarray(prepared.slices))
-                        )
-                        m = slice_metrics(case.clean, out)
-                        points.append(
-                            [
-                                step,
-                                round(lpf_seconds + train_seconds, 1),
-                                round(float(m["psnr"].mean()), 2),
-                                round(float(np.nanmean(m["psnr_fg"])), 2),
-                            ]
-                        )
-                        print(f"{name} curve: {points[-1]}", flush=True)
-                        results.setdefault("curve", {})[name] = {"th": th, "points": points}
-                        save(results, args)
+            for step, train_seconds in train_with_checkpoints(trainer, args.eval_every):
+                out = prepared.normalizer.inverse(trainer.predict(np.asarray(prepared.slices)))
+                m = slice_metrics(case.clean, out)
+                points.append(
+                    [
+                        step,
+                        round(lpf_seconds + train_seconds, 1),
+                        round(float(m["psnr"].mean()), 2),
+                        round(float(np.nanmean(m["psnr_fg"])), 2),
+                    ]
+                )
+                print(f"{name} curve: {points[-1]}", flush=True)
+                results.setdefault("curve", {})[name] = {"th": th, "points": points}
+                save(results, args)
         finally:
             trainer.close()
         results.setdefault("curve", {})[name] = {

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import torch
+from checkpoints import train_with_checkpoints
 
 from napari_nsn2n.api import PreparedStack, compute_differences
 from napari_nsn2n.config import TrainConfig
@@ -150,20 +151,13 @@ def part_converge(config: TrainConfig, eval_every: int) -> None:
         prepared.layout.pair_starts(),
         config,
     )
-    curve, train_s, step = [], 0.0, 0
-    for epoch in range(config.epochs):
-        lr = trainer.learning_rate(epoch)
-        for batch in trainer.sampler.epoch():
-            t0 = time.perf_counter()
-            trainer.step(batch, lr)
-            train_s += time.perf_counter() - t0
-            step += 1
-            if step % eval_every == 0 or step == trainer.total_steps:
-                t0 = time.perf_counter()
-                out = prepared.restore(trainer.predict(prepared.slices))
-                infer_s = time.perf_counter() - t0
-                curve.append((step, train_s, psnr(sample.clean, out)))
-                print(f"  step {step:5d}  {train_s:7.1f} s  PSNR {curve[-1][2]:.2f} dB", flush=True)
+    curve = []
+    for step, train_s in train_with_checkpoints(trainer, eval_every):
+        t0 = time.perf_counter()
+        out = prepared.restore(trainer.predict(prepared.slices))
+        infer_s = time.perf_counter() - t0
+        curve.append((step, train_s, psnr(sample.clean, out)))
+        print(f"  step {step:5d}  {train_s:7.1f} s  PSNR {curve[-1][2]:.2f} dB", flush=True)
     final = curve[-1][2]
     reach = next((s, t) for s, t, q in curve if q >= final - 0.3)
     print(
