@@ -7,7 +7,7 @@ which matters because x_i, x_{i+1} and (x_i + x_{i+1}) / 2 share one batched for
 With ``residual=True`` (the default of ``TrainConfig``) the network outputs x + g(x) and the last
 convolution starts at zero, so training starts from the identity (the noisy input's PSNR) and only
 learns the correction. On a CT-like stack this reached +4 dB after 100 steps where predicting the
-clean image directly was still 8.6 dB below the noisy input (docs/method.md).
+clean image directly was still 7.9 dB below the noisy input (docs/method.md).
 """
 
 from __future__ import annotations
