@@ -114,6 +114,41 @@ def test_slider_updates_mask_live_and_suggest(make_napari_viewer, qtbot):
     assert widget.threshold_slider.value() > 0
 
 
+def test_large_memmap_layer_is_masked_where_shown_only(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """A layer too big to load: the engine reads it slice by slice, the differences spill to a
+    temporary file and the W mask is a sparse temporary memmap written only where shown."""
+    from napari_nsn2n import storage
+    from napari_nsn2n._napari import w_mask
+
+    monkeypatch.setattr(storage, "LOAD_LIMIT_BYTES", 1024)  # as if the stack were huge
+    monkeypatch.setattr(storage, "SPILL_BYTES", 1024)
+    monkeypatch.setattr(w_mask, "LARGE_MASK_BYTES", 1024)
+    data = np.lib.format.open_memmap(tmp_path / "big.npy", "w+", np.float32, (8, 48, 48))
+    data[:] = _stack((8, 48, 48))
+    data.flush()
+    viewer = make_napari_viewer()
+    widget, _ = _widget(viewer, qtbot, data=np.load(tmp_path / "big.npy", mmap_mode="r"))
+    _lowpass(widget, qtbot)
+    diffs = widget.differences
+    assert isinstance(diffs.differences, np.memmap)
+    labels = viewer.layers[MASK_LAYER]
+    assert isinstance(labels.data, np.memmap)
+    th = widget.threshold_slider.value()
+    expected = diffs.mask_volume(th)
+    shown = round(viewer.dims.point[0] / SCALE[0])
+    written = lambda: [k for k in range(8) if labels.data[k].any()]  # noqa: E731
+    assert written() == [shown]
+    assert np.array_equal(labels.data[shown], expected[shown])
+    assert "≈" in widget.fraction_label.text()  # sampled estimate: the volume is not filled
+    viewer.dims.set_current_step(0, 1)
+    assert written() == sorted({shown, 1})
+    assert np.array_equal(labels.data[1], expected[1])
+    widget.threshold_slider.setValue(0.2)
+    assert not widget._mask.busy  # no whole-volume fill queued
+    assert np.array_equal(labels.data[1], diffs.mask_volume(0.2)[1])
+    assert written() == sorted({shown, 1})
+
+
 def test_training_delivers_loss_preview_and_result(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     widget, layer = _widget(viewer, qtbot)

@@ -8,6 +8,7 @@ import tempfile
 import numpy as np
 
 SPILL_BYTES = 1 << 30  # arrays above 1 GiB go to a temporary memmap when spilling is allowed
+LOAD_LIMIT_BYTES = 2 << 30  # lazy inputs are loaded whole only below this (and 1/4 of free RAM)
 
 
 def allocate(shape: tuple[int, ...], dtype, spill: bool = False) -> np.ndarray:
@@ -30,7 +31,7 @@ def available_memory() -> int:
 
 
 def fits_in_memory(shape: tuple[int, ...], itemsize: int = 4) -> bool:
-    """Whether a float32 array of ``shape`` is small enough to load: at most 2 GiB and a quarter
-    of the available memory."""
+    """Whether a float32 array of ``shape`` is small enough to load: at most ``LOAD_LIMIT_BYTES``
+    and a quarter of the available memory."""
     size = int(np.prod(shape)) * itemsize
-    return size <= min(2 << 30, available_memory() // 4)
+    return size <= min(LOAD_LIMIT_BYTES, available_memory() // 4)

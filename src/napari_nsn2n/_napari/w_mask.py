@@ -9,10 +9,16 @@ written in place into the labels data, then a refresh of that layer), then the r
 filled in idle chunks after a short debounce. Slices the user scrolls to before that are filled
 on demand. The matched fraction is estimated at once from a sorted sample of the differences and
 made exact from per-pair counts when the fill is complete.
+
+Large stacks (labels volume above ``LARGE_MASK_BYTES``, e.g. a memmap or dask layer of thousands of
+slices): the labels live in a zeroed temporary file instead of memory and only the slices shown are
+written (no whole-volume fill, which would read every difference at each threshold); the fraction
+stays the sampled estimate. In a view of the slice axis (3D, orthogonal) the fill runs in idle chunks.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +34,8 @@ MASK_COLORS = {
     MASK_UNMATCHED: (1.0, 0.1, 0.85, 1.0),
 }
 SAMPLE_SIZE = 1_000_000
+SAMPLE_PAIRS = 64
+LARGE_MASK_BYTES = 256 << 20  # labels volumes above this: temporary file, filled where shown
 DEBOUNCE_MS = 200
 CHUNK_PIXELS = 8_000_000  # about 8 pairs of 1k x 1k per idle step
 
@@ -65,10 +73,8 @@ class MaskController(QObject):
         self._matched = np.zeros(n_pairs, dtype=np.int64)
         self._per_pair = int(np.prod(differences.differences.shape[1:]))
         self._scratch = np.empty(differences.differences.shape[1:], dtype=bool)
-        flat = differences.differences.reshape(-1)
-        if flat.size > SAMPLE_SIZE:
-            flat = np.random.default_rng(0).choice(flat, SAMPLE_SIZE, replace=False)
-        self._sample = np.sort(flat)
+        self._sample = difference_sample(differences.differences)
+        self.fill_in_background = not is_large(labels.data.shape)
         self.threshold = float("nan")
         self._fill_next = 0
         self._debounce = QTimer(self)
@@ -111,7 +117,7 @@ class MaskController(QObject):
         self._idle.stop()
         shown = self.shown_pairs()
         if shown is None:
-            self.fill_all()
+            self._fill_view()
             return
         for k in shown:
             self._write(k)
@@ -119,7 +125,22 @@ class MaskController(QObject):
             self.labels.refresh(thumbnail=False, highlight=False, extent=False)
         exact = self._complete()
         self.fraction_changed.emit(self.fraction(), exact)
-        if not exact:
+        if not exact and self.fill_in_background:
+            self._debounce.start()
+
+    def start(self, threshold: float) -> None:
+        """First display: the shown slice, then the whole volume at once unless it is large."""
+        self.set_threshold(threshold)
+        if self.fill_in_background:
+            self.fill_all()
+
+    def _fill_view(self) -> None:
+        """The slice axis is on screen: every pair is needed (in idle chunks when large)."""
+        if self._complete():
+            return
+        if self.fill_in_background:
+            self.fill_all()
+        else:
             self._debounce.start()
 
     def on_view_changed(self) -> None:
@@ -128,8 +149,7 @@ class MaskController(QObject):
             return
         shown = self.shown_pairs()
         if shown is None:
-            if not self._complete():
-                self.fill_all()
+            self._fill_view()
             return
         stale = [k for k in shown if self._filled_at[k] != self.threshold]
         for k in stale:
@@ -180,5 +200,27 @@ class MaskController(QObject):
         self._idle.stop()
 
 
+def is_large(shape: tuple[int, ...]) -> bool:
+    return int(np.prod(shape)) > LARGE_MASK_BYTES
+
+
 def empty_mask(shape: tuple[int, ...]) -> np.ndarray:
+    """A zeroed uint8 labels volume: in memory, or for a large stack a sparse temporary memmap
+    (deleted when closed) whose pages are only the slices written."""
+    if is_large(shape):
+        return np.memmap(tempfile.TemporaryFile(prefix="nsn2n-mask-"), np.uint8, "w+", shape=shape)
     return np.zeros(shape, dtype=np.uint8)
+
+
+def difference_sample(differences: np.ndarray, size: int = SAMPLE_SIZE) -> np.ndarray:
+    """A sorted sample of about ``size`` differences from up to ``SAMPLE_PAIRS`` evenly spaced
+    pairs (only those pairs are read: a spilled memmap of thousands of pairs stays on disk)."""
+    n = len(differences)
+    picks = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_PAIRS)).astype(int))
+    per_pair = max(1, size // len(picks))
+    rng = np.random.default_rng(0)
+    parts = []
+    for k in picks:
+        flat = np.asarray(differences[k]).reshape(-1)
+        parts.append(flat if flat.size <= per_pair else flat[rng.integers(0, flat.size, per_pair)])
+    return np.sort(np.concatenate(parts))

@@ -95,7 +95,10 @@ class MaskPanel(Panel):
         self.threshold_slider.valueChanged.connect(self._on_threshold_changed)
         row.addWidget(self.threshold_slider, 1)
         self.suggest_button = QPushButton("Suggest")
-        self.suggest_button.setToolTip("th = 3 x the robust scale of the residual noise")
+        self.suggest_button.setToolTip(
+            "th = 5 x the residual-noise scale of |LPF_i - LPF_i+1|, fitted to the lower part "
+            "of the differences (threshold.suggest_threshold)"
+        )
         self.suggest_button.clicked.connect(self.suggest_threshold)
         row.addWidget(self.suggest_button)
         lay.addLayout(row)
@@ -221,8 +224,7 @@ class MaskPanel(Panel):
         self.mask = MaskController(diffs, labels, self.shown_pairs, self)
         self.mask.fraction_changed.connect(self._on_fraction)
         self._mask_key = key
-        self.mask.set_threshold(self.threshold_slider.value())
-        self.mask.fill_all()
+        self.mask.start(self.threshold_slider.value())
         self.changed.emit()
 
     def shown_pairs(self) -> list[int] | None:
