@@ -114,7 +114,9 @@ def test_slider_updates_mask_live_and_suggest(make_napari_viewer, qtbot):
     assert widget.threshold_slider.value() > 0
 
 
-def test_large_memmap_layer_is_masked_where_shown_only(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+def test_large_memmap_layer_is_masked_where_shown_only(
+    make_napari_viewer, qtbot, tmp_path, monkeypatch
+):
     """A layer too big to load: the engine reads it slice by slice, the differences spill to a
     temporary file and the W mask is a sparse temporary memmap written only where shown."""
     from napari_nsn2n import storage
