@@ -35,6 +35,18 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--only-suggested", action="store_true", help="(re)run only the auto point")
+    parser.add_argument(
+        "--factors",
+        nargs="*",
+        type=float,
+        default=[],
+        help="also sweep these multiples of the suggested th (e.g. 0.5 2 4)",
+    )
+    parser.add_argument(
+        "--skip-suggested",
+        action="store_true",
+        help="leave out the auto point (e.g. when quality.py's table row is the same run)",
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--conditions",
@@ -64,13 +76,18 @@ def main(argv=None) -> None:
             paper=case.paper_th,
             command="python benchmarks/threshold_sweep.py " + " ".join(sys.argv[1:]),
         )
-        points = [auto, case.paper_th, *sorted(set(args.thresholds) - {auto, case.paper_th})]
+        extra = {round(auto * f, 5) for f in args.factors} | set(args.thresholds)
+        points = [auto, case.paper_th, *sorted(extra - {auto, case.paper_th})]
         if args.only_suggested:
             points = [auto]
+        elif args.skip_suggested:
+            points = points[1:]
         print(f"{name}: suggested th {auto:.4f}, paper {case.paper_th}", flush=True)
         for th in points:
             for seed in args.seeds:
                 key = f"{th:.5f}/seed{seed}"
+                if key in record["points"] and not args.only_suggested:
+                    continue  # resume: this point is already in the record
                 config = budget_config(
                     args.steps, len(prepared.layout.pair_starts()), args.threads, seed=seed
                 )
