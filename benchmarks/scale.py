@@ -51,21 +51,38 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=100)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument(
+        "--folder", type=Path, default=None, help="where the files go (default: /tmp)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=args.folder) as folder:
+        start = time.perf_counter()
         source = make_file(Path(folder) / "big.npy", args.slices, args.size)
+        print(f"  input written in {time.perf_counter() - start:.0f} s", flush=True)
         storage.SPILL_BYTES = 64 << 20  # spill intermediates above 64 MiB, as for a huge stack
         out = np.lib.format.open_memmap(
             Path(folder) / "out.npy", mode="w+", dtype=np.float32, shape=source.shape
         )
         control, start, peak_anon = RunControl(), time.perf_counter(), 0.0
-        config = TrainConfig.preset("fast", patch_size=128)
+        config = TrainConfig.preset("fast", patch_size=128, num_threads=args.threads)
         for event in run(source, 0.02, config, control=control, in_memory=False, out=out):
             peak_anon = max(peak_anon, anonymous_rss_mib())
             if isinstance(event, TrainStep) and event.step >= args.steps:
                 control.stop()
-            if isinstance(event, StageProgress) and event.done == event.total:
-                print(f"  {event.stage} done at {time.perf_counter() - start:.0f} s", flush=True)
+            if isinstance(event, StageProgress) and (
+                event.done == event.total or event.done % 200 == 0
+            ):
+                print(
+                    f"  {event.stage} {event.done}/{event.total} at "
+                    f"{time.perf_counter() - start:.0f} s, peak anonymous RSS {peak_anon:.0f} MiB",
+                    flush=True,
+                )
+            if isinstance(event, TrainStep) and event.step == args.steps:
+                print(
+                    f"  {args.steps} training steps at {time.perf_counter() - start:.0f} s",
+                    flush=True,
+                )
             if isinstance(event, Finished):
                 assert event.denoised is out
         out.flush()
