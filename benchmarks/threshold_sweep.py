@@ -47,6 +47,7 @@ def main(argv=None) -> None:
         action="store_true",
         help="leave out the auto point (e.g. when quality.py's table row is the same run)",
     )
+    parser.add_argument("--no-paper", action="store_true", help="leave out the paper's th")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--conditions",
@@ -54,7 +55,13 @@ def main(argv=None) -> None:
         help="no training: score the paper's two conditions with the clean reference",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--report", action="store_true", help="print the sweep table from the JSON files in --out"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        print(report(args.out))
+        return
     if args.quick:
         args.cases, args.thresholds, args.steps = args.cases[:2], [0.005, 0.02, 1.0], 60
     args.out.mkdir(parents=True, exist_ok=True)
@@ -74,10 +81,13 @@ def main(argv=None) -> None:
             steps=args.steps,
             suggested=auto,
             paper=case.paper_th,
-            command="python benchmarks/threshold_sweep.py " + " ".join(sys.argv[1:]),
+        )
+        record.setdefault("commands", []).append(
+            "python benchmarks/threshold_sweep.py " + " ".join(sys.argv[1:])
         )
         extra = {round(auto * f, 5) for f in args.factors} | set(args.thresholds)
-        points = [auto, case.paper_th, *sorted(extra - {auto, case.paper_th})]
+        paper = [] if args.no_paper else [case.paper_th]
+        points = [auto, *paper, *sorted(extra - {auto, *paper})]
         if args.only_suggested:
             points = [auto]
         elif args.skip_suggested:
@@ -111,6 +121,61 @@ def main(argv=None) -> None:
                     flush=True,
                 )
                 path.write_text(json.dumps(record, indent=1))
+
+
+def report(folder: Path) -> str:
+    """Markdown: per case, PSNR (whole / foreground) at every th, the best, and the gap of the
+    suggestion to the best. A missing auto point is taken from quality.py's NS-N2N row of the same
+    case and budget (the same run: same config, seed and threshold)."""
+    lines = [
+        "| case | th | matched | PSNR | PSNR fg | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    summary = []
+    for path in sorted(folder.glob("threshold_sweep_*.json")):
+        record = json.loads(path.read_text())
+        name, auto = record["case"], record["suggested"]
+        points = {p["th"]: p for p in record["points"].values() if p["seed"] == 0}
+        if not any(abs(th - auto) < 1e-9 for th in points):
+            for table in folder.glob("quality_*.json"):
+                data = json.loads(table.read_text())
+                row = data.get("table", {}).get(name, {}).get("ours")
+                steps = data.get("settings", {}).get("steps")
+                if row and abs(row["th"] - auto) < 1e-9 and steps == record["steps"]:
+                    points[auto] = {
+                        "th": auto,
+                        "matched": row["matched"],
+                        "psnr": row["psnr"][0],
+                        "psnr_fg": row["psnr_fg"][0],
+                        "from": table.name,
+                    }
+                    break
+        if not points:
+            continue
+        best = max(points.values(), key=lambda p: p["psnr"])
+        best_fg = max(points.values(), key=lambda p: p["psnr_fg"])
+        for th in sorted(points):
+            p = points[th]
+            note = []
+            if abs(th - auto) < 1e-9:
+                note.append("**auto**" + (f" (from {p['from']})" if "from" in p else ""))
+            if abs(th - record["paper"]) < 1e-9:
+                note.append("paper")
+            if p is best:
+                note.append("best PSNR")
+            if p is best_fg:
+                note.append("best fg")
+            lines.append(
+                f"| {name} | {th:.4f} | {100 * p['matched']:.1f} % | {p['psnr']:.2f} | "
+                f"{p['psnr_fg']:.2f} | {', '.join(note)} |"
+            )
+        if auto in points:
+            summary.append(
+                f"{name}: auto {points[auto]['psnr']:.2f} dB vs best {best['psnr']:.2f} "
+                f"(gap {best['psnr'] - points[auto]['psnr']:.2f}); foreground gap "
+                f"{best_fg['psnr_fg'] - points[auto]['psnr_fg']:.2f} dB"
+            )
+    return "\n".join([*lines, "", *summary])
 
 
 def conditions(args) -> None:
