@@ -14,6 +14,7 @@ from qtpy.QtWidgets import QAbstractSlider  # noqa: E402
 from napari_nsn2n._napari import w_settings  # noqa: E402
 from napari_nsn2n._napari.w_mask import MASK_MATCHED, MASK_UNMATCHED  # noqa: E402
 from napari_nsn2n._napari.widget import MASK_LAYER, DenoiseWidget  # noqa: E402
+from napari_nsn2n.api import apply_model  # noqa: E402
 
 SCALE = (2.0, 0.5, 0.5)
 TINY = {"epochs": 3, "batch": 2, "patch": 32, "base_channels": 8, "preview_every": 2}
@@ -220,12 +221,14 @@ def test_settings_persist_between_instances(make_napari_viewer):
     first.lambda_rc.setValue(0.25)
     first.threshold_slider.setValue(0.033)
     first.device_combo.setCurrentText("cpu")
+    first.tta.setChecked(True)
     first.save_settings()
     second = DenoiseWidget(viewer)
     assert second.epochs.value() == 7
     assert second.lambda_rc.value() == pytest.approx(0.25)
     assert second.threshold_slider.value() == pytest.approx(0.033)
     assert second.device_combo.currentText() == "cpu"
+    assert second.tta.isChecked()
     assert second.train_config().epochs == 7
 
 
@@ -249,4 +252,12 @@ def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):
     applied = viewer.layers["noisy denoised (model)"]
     np.testing.assert_allclose(applied.data, viewer.layers["noisy denoised"].data, atol=1e-4)
     assert tuple(applied.scale) == SCALE
+    widget.tta.setChecked(True)  # test-time augmentation: the engine's 8-fold mean
+    viewer.layers.remove(applied)
+    widget.apply_button.click()
+    qtbot.waitUntil(lambda: "noisy denoised (model)" in viewer.layers, timeout=20000)
+    with_tta = viewer.layers["noisy denoised (model)"].data
+    expected = apply_model(loaded, layer.data, axis=0, device="cpu", tta=True)
+    np.testing.assert_allclose(with_tta, expected, atol=1e-5)
+    assert np.abs(with_tta - applied.data).max() > 1e-4
     assert widget.load_model(tmp_path / "missing.pt") is None  # reported, not raised

@@ -34,12 +34,13 @@ class ModelPanel(Panel):
         viewer: napari.Viewer,
         source: InputPanel,
         device: Callable[[], str],
+        tta: Callable[[], bool],
         status: Callable[[str], None],
         on_error: Callable[[Exception], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Model", viewer, source, on_error, parent)
-        self._device = device
+        self._device, self._tta = device, tta
         self._status = status
         self.bundle: ModelBundle | None = None
         self.worker = None  # the running apply worker
@@ -121,7 +122,7 @@ class ModelPanel(Panel):
         if layer is None or axis is None:
             show_error(NEED_LAYER)
             return
-        worker = apply_worker(self.bundle, layer.data, axis, self._device())
+        worker = apply_worker(self.bundle, layer.data, axis, self._device(), self._tta())
         self._apply_source = layer
         worker.returned.connect(self._on_applied)
         worker.errored.connect(self._on_error)

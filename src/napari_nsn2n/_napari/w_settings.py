@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from qtpy.QtCore import QSettings
-from qtpy.QtWidgets import QComboBox, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QWidget
 
 ENV_VAR = "NAPARI_NSN2N_SETTINGS"
 ORGANISATION, APPLICATION = "napari-nsn2n", "DenoiseWidget"
@@ -46,8 +46,13 @@ def save_settings(values: dict[str, Any]) -> None:
 
 
 def field_value(widget: QWidget) -> Any:
-    """The saved value of a settings widget: a combo box's text, else ``value()``."""
-    return widget.currentText() if isinstance(widget, QComboBox) else widget.value()
+    """The saved value of a settings widget: a combo box's text, a check box's state, else
+    ``value()``."""
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    return widget.value()
 
 
 def set_field_value(widget: QWidget, value: Any) -> None:
@@ -56,10 +61,18 @@ def set_field_value(widget: QWidget, value: Any) -> None:
         if value and widget.findText(str(value)) >= 0:
             widget.setCurrentText(str(value))
         return
+    if isinstance(widget, QCheckBox):
+        if isinstance(value, bool):
+            widget.setChecked(value)
+        return
     with contextlib.suppress(TypeError, ValueError):
         widget.setValue(type(widget.value())(value))
 
 
 def changed_signal(widget: QWidget):
     """The signal a settings widget emits when its value changes."""
-    return widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.valueChanged
+    if isinstance(widget, QComboBox):
+        return widget.currentIndexChanged
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
+    return widget.valueChanged

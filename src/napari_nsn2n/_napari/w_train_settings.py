@@ -1,10 +1,10 @@
-"""The collapsible training-settings section: the TrainConfig fields, device and preview rate."""
+"""The collapsible training-settings section: the TrainConfig fields, device, preview rate, TTA."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from qtpy.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 from superqt import QCollapsible
 
 from ..config import TrainConfig
@@ -62,6 +62,12 @@ class TrainSettingsPanel(QCollapsible):
         self.device_combo.addItems(["auto", *available_devices()])
         self.device_combo.setToolTip("auto = CUDA, then MPS, then CPU")
         self.preview_every = _spin(0, 100000, 20, "Preview the shown slice every N steps (0 = off)")
+        self.tta = QCheckBox("8-fold (flips / rotations)")
+        self.tta.setToolTip(
+            "Test-time augmentation for the final result and 'Apply to layer': the mean over the "
+            "8 flips / rotations, about 8x the inference time; +0.05 to +0.4 dB in "
+            "docs/benchmarks.md"
+        )
         for label, widget in (
             ("Epochs", self.epochs),
             ("Learning rate", self.lr),
@@ -73,6 +79,7 @@ class TrainSettingsPanel(QCollapsible):
             ("U-Net channels", self.base_channels),
             ("Device", self.device_combo),
             ("Preview every", self.preview_every),
+            ("Test-time aug.", self.tta),
         ):
             form.addRow(label, widget)
         self.addWidget(inner)
@@ -90,6 +97,7 @@ class TrainSettingsPanel(QCollapsible):
             "base_channels": self.base_channels,
             "device": self.device_combo,
             "preview_every": self.preview_every,
+            "tta": self.tta,
         }
 
     @property

@@ -126,6 +126,7 @@ class TrainingPanel(Panel):
             self._preview_index,
             self.settings.preview_every.value(),
             self.abort,
+            self.settings.tta.isChecked(),
         )
         worker.yielded.connect(self._on_train_event)
         worker.errored.connect(self._on_error)

@@ -78,6 +78,7 @@ def train_worker(
     preview_index: PreviewIndex,
     preview_every: int,
     abort: threading.Event,
+    tta: bool = False,
 ):
     """The whole engine run in this worker thread. ``control.stop()`` ends training early (the
     engine still denoises and yields Finished). ``abort`` (set when the widget or viewer closes,
@@ -94,6 +95,7 @@ def train_worker(
         control=control,
         preview_index=preview_index,
         preview_every=preview_every,
+        tta=tta,
     )
 
     def until_aborted():
@@ -109,5 +111,7 @@ def train_worker(
 
 
 @thread_worker
-def apply_worker(bundle: ModelBundle, data: np.ndarray, axis: int, device: str) -> np.ndarray:
-    return api.apply_model(bundle, data, axis=axis, device=device)
+def apply_worker(
+    bundle: ModelBundle, data: np.ndarray, axis: int, device: str, tta: bool = False
+) -> np.ndarray:
+    return api.apply_model(bundle, data, axis=axis, device=device, tta=tta)

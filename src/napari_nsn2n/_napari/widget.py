@@ -65,7 +65,7 @@ _FORWARDED = {
     ),
     "settings_panel": (
         "epochs lr batch patch lambda_rc lambda_ic seed base_channels device_combo "
-        "preview_every train_config"
+        "preview_every tta train_config"
     ),
     "training_panel": (
         "train_button pause_button stop_button run_progress status_label loss_plot is_training "
@@ -101,6 +101,7 @@ class DenoiseWidget(QWidget):
             napari_viewer,
             self.source_panel,
             lambda: self.settings_panel.device,
+            self.settings_panel.tta.isChecked,
             self.training_panel.status_label.setText,
             self._on_worker_error,
         )
