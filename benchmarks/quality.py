@@ -311,6 +311,18 @@ def part_curve(names, args, results, keep):
     plot_curve(results, args.out.with_suffix("").as_posix() + "_curve.png")
 
 
+def best_baselines(name: str, folder: Path = RESULTS) -> dict:
+    """The best classical baseline's PSNR (whole, foreground) for ``name`` from the table JSONs."""
+    best = {}
+    for path in folder.glob("quality_*.json"):
+        rows = json.loads(path.read_text()).get("table", {}).get(name, {})
+        for method in ("gaussian", "nlm", "bm3d"):
+            if method in rows:
+                for key in ("psnr", "psnr_fg"):
+                    best[key] = max(best.get(key, -np.inf), rows[method][key][0])
+    return best
+
+
 def plot_curve(results, path):
     try:
         import matplotlib
@@ -320,20 +332,20 @@ def plot_curve(results, path):
     except ImportError:
         print("matplotlib not installed: no curve PNG", flush=True)
         return
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    table = results.get("table", {})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), dpi=100)
     for name, curve in results.get("curve", {}).items():
         pts = np.array(curve["points"], dtype=float)
-        (line,) = ax.plot(pts[:, 1], pts[:, 2], "o-", ms=3, label=f"NS-N2N {name}")
-        if "noisy_psnr" in curve:
-            ax.axhline(curve["noisy_psnr"], color=line.get_color(), ls=":", lw=1)
-        if name in table and "bm3d" in table[name]:
-            ax.axhline(table[name]["bm3d"]["psnr"][0], color=line.get_color(), ls="--", lw=1)
-    ax.set_xlabel("seconds (LPF + training, CPU, 1 thread)")
-    ax.set_ylabel("PSNR (dB, mean over slices)")
-    ax.set_title("NS-N2N PSNR vs time (dotted: noisy, dashed: BM3D)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+        best = best_baselines(name)
+        for ax, column, key in ((axes[0], 2, "psnr"), (axes[1], 3, "psnr_fg")):
+            (line,) = ax.plot(pts[:, 1], pts[:, column], "o-", ms=3, label=f"NS-N2N {name}")
+            if key in best:
+                ax.axhline(best[key], color=line.get_color(), ls="--", lw=1)
+    for ax, title in zip(axes, ("whole image", "foreground"), strict=True):
+        ax.set_xlabel("seconds (LPF + training, CPU, 1 thread)")
+        ax.set_ylabel("PSNR (dB, mean over slices)")
+        ax.set_title(f"{title} (dashed: best of Gaussian / NLM / BM3D)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     print(f"wrote {path}", flush=True)
