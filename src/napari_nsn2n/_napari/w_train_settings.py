@@ -65,7 +65,7 @@ class TrainSettingsPanel(QCollapsible):
         self.tta = QCheckBox("8-fold (flips / rotations)")
         self.tta.setToolTip(
             "Test-time augmentation for the final result and 'Apply to layer': the mean over the "
-            "8 flips / rotations, about 8x the inference time; +0.05 to +0.4 dB in "
+            "8 flips / rotations, about 8x the inference time; +0.03 to +0.4 dB in "
             "docs/benchmarks.md"
         )
         for label, widget in (
