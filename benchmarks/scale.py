@@ -69,6 +69,11 @@ def main() -> None:
         for event in run(source, 0.02, config, control=control, in_memory=False, out=out):
             peak_anon = max(peak_anon, anonymous_rss_mib())
             if isinstance(event, TrainStep) and event.step >= args.steps:
+                if event.step == args.steps:
+                    print(
+                        f"  {args.steps} training steps at {time.perf_counter() - start:.0f} s",
+                        flush=True,
+                    )
                 control.stop()
             if isinstance(event, StageProgress) and (
                 event.done == event.total or event.done % 200 == 0
@@ -76,11 +81,6 @@ def main() -> None:
                 print(
                     f"  {event.stage} {event.done}/{event.total} at "
                     f"{time.perf_counter() - start:.0f} s, peak anonymous RSS {peak_anon:.0f} MiB",
-                    flush=True,
-                )
-            if isinstance(event, TrainStep) and event.step == args.steps:
-                print(
-                    f"  {args.steps} training steps at {time.perf_counter() - start:.0f} s",
                     flush=True,
                 )
             if isinstance(event, Finished):

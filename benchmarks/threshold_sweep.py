@@ -136,7 +136,7 @@ def report(folder: Path) -> str:
         record = json.loads(path.read_text())
         name, auto = record["case"], record["suggested"]
         points = {p["th"]: p for p in record["points"].values() if p["seed"] == 0}
-        if not any(abs(th - auto) < 1e-9 for th in points):
+        if auto not in points:  # the same float: both come from suggest_threshold on the same data
             for table in folder.glob("quality_*.json"):
                 data = json.loads(table.read_text())
                 row = data.get("table", {}).get(name, {}).get("ours")
@@ -157,7 +157,7 @@ def report(folder: Path) -> str:
         for th in sorted(points):
             p = points[th]
             note = []
-            if abs(th - auto) < 1e-9:
+            if th == auto:
                 note.append("**auto**" + (f" (from {p['from']})" if "from" in p else ""))
             if abs(th - record["paper"]) < 1e-9:
                 note.append("paper")
