@@ -175,7 +175,11 @@ def run_baselines(case: Case, steps: int, threads: int, methods) -> dict:
 def part_table(names, args, results, keep):
     for name in names:
         case = load_case(name)
-        rows = {"noisy": summarize(slice_metrics(case.clean, case.noisy), 0.0)}
+        # rows already in --out (e.g. baselines not re-run) are kept, the re-run ones replaced
+        rows = {
+            **results.get("table", {}).get(name, {}),
+            "noisy": summarize(slice_metrics(case.clean, case.noisy), 0.0),
+        }
         for method, (out, sec, info) in run_baselines(
             case, args.steps, args.threads, args.baselines
         ).items():
@@ -187,6 +191,7 @@ def part_table(names, args, results, keep):
             **summarize(per_slice, sec),
             "th": info["th"],
             "matched": info["diffs"].matched_fraction(info["th"]),
+            "stabilized": info["diffs"].stabilizer is not None,
         }
         print(f"{name} ours: {rows['ours']}", flush=True)
         results.setdefault("table", {})[name] = rows

@@ -100,6 +100,23 @@ def test_mask_command_writes_labels(tmp_path, tif_stack):
     assert "matched" in result.stderr
 
 
+def test_mask_command_stabilises_photon_limited_stacks(tmp_path):
+    from napari_nsn2n.samples import microscopy_stack
+
+    path = tmp_path / "cells.tif"
+    tifffile.imwrite(path, microscopy_stack((8, 128, 128)).noisy)
+    auto = nsn2n("mask", path, "-o", tmp_path / "auto.tif")
+    assert auto.returncode == 0, auto.stderr
+    assert "variance-stabilised" in auto.stderr and "Poisson-Gaussian" in auto.stderr
+    off = nsn2n(
+        "mask", path, "--stabilize", "off", "--threshold", "0.02", "-o", tmp_path / "off.tif"
+    )
+    assert off.returncode == 0, off.stderr
+    assert "stabilised" not in off.stderr
+    on = read_volume(tmp_path / "auto.tif").data
+    assert not np.array_equal(on, read_volume(tmp_path / "off.tif").data)
+
+
 def test_several_inputs_into_a_folder(tmp_path, tif_stack):
     second = tmp_path / "second.npy"
     np.save(second, correlated_noise_stack(shape=(3, 32, 32), seed=2)[1])

@@ -222,6 +222,7 @@ def test_settings_persist_between_instances(make_napari_viewer):
     first.threshold_slider.setValue(0.033)
     first.device_combo.setCurrentText("cpu")
     first.tta.setChecked(True)
+    first.stabilize.setCurrentText("off")
     first.save_settings()
     second = DenoiseWidget(viewer)
     assert second.epochs.value() == 7
@@ -229,6 +230,8 @@ def test_settings_persist_between_instances(make_napari_viewer):
     assert second.threshold_slider.value() == pytest.approx(0.033)
     assert second.device_combo.currentText() == "cpu"
     assert second.tta.isChecked()
+    assert second.stabilize.currentText() == "off"
+    assert second.lowpass_settings().stabilize == "off"
     assert second.train_config().epochs == 7
 
 

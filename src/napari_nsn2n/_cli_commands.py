@@ -51,6 +51,7 @@ def run_denoise(args: argparse.Namespace) -> int:
     from .api import apply_model, run
     from .events import Finished
     from .io import check_output_path, read_volume, write_volume
+    from .masks import LowpassSettings
     from .model_io import check_model_output, load_model, save_model
     from .progress import ProgressBar
 
@@ -81,6 +82,7 @@ def run_denoise(args: argparse.Namespace) -> int:
                     config,
                     args.axis,
                     volume.axes,
+                    lowpass=LowpassSettings(stabilize=args.stabilize),
                     tta=args.tta,
                     cast_output=args.keep_dtype,
                 ):
@@ -98,11 +100,18 @@ def run_denoise(args: argparse.Namespace) -> int:
 def run_mask(args: argparse.Namespace) -> int:
     from .api import compute_differences, resolve_threshold
     from .io import check_output_path, read_volume, write_volume
+    from .masks import LowpassSettings
 
     check_output_path(args.output, args.overwrite)
     volume = read_volume(args.input, mmap=True)
-    differences = compute_differences(volume.data, args.axis, volume.axes)
+    settings = LowpassSettings(stabilize=args.stabilize)
+    differences = compute_differences(volume.data, args.axis, volume.axes, settings)
     threshold = resolve_threshold(args.threshold, differences)
+    if differences.stabilizer is not None:
+        print(
+            f"LPF on variance-stabilised slices ({differences.stabilizer.describe()})",
+            file=sys.stderr,
+        )
     labels = differences.mask_volume(threshold)
     write_volume(args.output, volume.with_data(labels), overwrite=args.overwrite)
     print(

@@ -17,8 +17,15 @@ from .control import RunControl
 from .device import release_device_memory, select_device
 from .events import Event, Finished, StageProgress
 from .inference import default_batch_size, predict_slices
-from .masks import LowpassSettings, iter_lowpass, matched_fraction, weight_masks
+from .masks import (
+    LowpassSettings,
+    choose_stabilizer,
+    iter_lowpass,
+    matched_fraction,
+    weight_masks,
+)
 from .model_io import ModelBundle
+from .noise_model import PoissonGaussian
 from .stack import NormalizedSlices, Normalizer, SliceLayout, check_stack, is_lazy
 from .storage import allocate, fits_in_memory
 from .threshold import suggest_threshold
@@ -99,6 +106,7 @@ class PairDifferences:
     pair_starts: np.ndarray
     layout: SliceLayout
     settings: LowpassSettings
+    stabilizer: PoissonGaussian | None = None  # set when the LPF ran on stabilised slices
 
     def masks(self, threshold: float) -> np.ndarray:
         """W_i for every pair as uint8 (P, H, W)."""
@@ -138,20 +146,24 @@ def lowpass_events(
 
     Slices are filtered in order and each difference is taken as soon as both LPF slices exist,
     so memory holds the differences (a temporary memmap for big lazy inputs) and two LPF slices.
+    Signal-dependent noise is variance-stabilised first (``settings.stabilize``, noise_model.py).
     """
     settings = settings or LowpassSettings()
+    stabilizer = choose_stabilizer(prepared.slices, settings)
     starts = prepared.layout.pair_starts()
     diffs = allocate((len(starts), *prepared.slices.shape[1:]), np.float32, spill=prepared.lazy)
     pair_of_start = {int(s): k for k, s in enumerate(starts)}
     previous, total = None, len(prepared.slices)
-    for i, filtered in iter_lowpass(prepared.slices, settings, workers=workers):
+    for i, filtered in iter_lowpass(
+        prepared.slices, settings, workers=workers, stabilizer=stabilizer
+    ):
         if control is not None and control.stopped:
             return
         if previous is not None and (i - 1) in pair_of_start:
             np.abs(np.subtract(previous, filtered), out=diffs[pair_of_start[i - 1]])
         previous = filtered
         yield StageProgress("lowpass", i + 1, total)
-    yield PairDifferences(diffs, starts, prepared.layout, settings)
+    yield PairDifferences(diffs, starts, prepared.layout, settings, stabilizer)
 
 
 def compute_differences(

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .noise_model import STABILIZE_MODES
+
 EXAMPLES = """\
 examples:
   nsn2n denoise scan.nii.gz -o scan_denoised.nii.gz
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     den.add_argument("--lambda-rc", type=float, help="weight of L_RC (default: 0.5)")
     den.add_argument("--lambda-ic", type=float, help="weight of L_IC (default: 1.0)")
     den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")
+    _stabilize_option(den)
     den.add_argument(
         "--tta", action="store_true", help="average over 8 flips/rotations at inference"
     )
@@ -110,8 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     msk.add_argument("-o", "--output", required=True, type=Path)
     msk.add_argument("--threshold", type=_threshold, default="auto")
     msk.add_argument("--axis", type=_axis)
+    _stabilize_option(msk)
     msk.add_argument("--overwrite", action="store_true")
     return parser
+
+
+def _stabilize_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stabilize",
+        choices=STABILIZE_MODES,
+        default="auto",
+        help="variance-stabilise signal-dependent (Poisson-Gaussian) noise before the LPF that "
+        "makes the masks: auto = when the fitted noise grows with the signal (default)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,8 @@ import numpy as np
 from scipy.ndimage import median_filter
 from skimage.restoration import denoise_nl_means
 
+from .noise_model import MAX_FIT_SLICES, STABILIZE_MODES, PoissonGaussian, fit_poisson_gaussian
+
 
 @dataclass(frozen=True)
 class LowpassSettings:
@@ -31,6 +33,11 @@ class LowpassSettings:
     h_factor: float = 1.0
     median_size: int = 3
     fast_mode: bool = True
+    stabilize: str = "auto"  # "auto" | "on" | "off": Anscombe before the LPF (noise_model.py)
+
+    def __post_init__(self) -> None:
+        if self.stabilize not in STABILIZE_MODES:
+            raise ValueError(f"stabilize must be one of {STABILIZE_MODES}, not {self.stabilize!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,19 +80,54 @@ def lowpass_slice(image: np.ndarray, sigma: float, settings: LowpassSettings) ->
     return smoothed.astype(np.float32, copy=False)
 
 
+def _picks(count: int, at_most: int) -> np.ndarray:
+    return np.unique(np.linspace(0, count - 1, min(at_most, count)).astype(int))
+
+
+def choose_stabilizer(
+    slices: np.ndarray, settings: LowpassSettings | None = None
+) -> PoissonGaussian | None:
+    """The Poisson-Gaussian fit to stabilise the LPF input with, or None (``settings.stabilize``:
+    "off" never, "on" whenever the fit has a > 0, "auto" when the noise is signal-dependent)."""
+    settings = settings or LowpassSettings()
+    if settings.stabilize == "off":
+        return None
+    picks = _picks(len(slices), MAX_FIT_SLICES)
+    images = [np.asarray(slices[i], dtype=np.float32) for i in picks]
+    sigma = float(np.median([estimate_noise_sigma(image) for image in images]))
+    fit = fit_poisson_gaussian(images, [lowpass_slice(image, sigma, settings) for image in images])
+    wanted = fit.a > 0 if settings.stabilize == "on" else fit.signal_dependent
+    return fit if wanted else None
+
+
 def iter_lowpass(
     slices: np.ndarray,
     settings: LowpassSettings | None = None,
     sigma: float | None = None,
     workers: int | None = None,
+    stabilizer: PoissonGaussian | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (index, LPF slice) in order, computed on ``workers`` threads (NLM releases the GIL)."""
+    """Yield (index, LPF slice) in order, computed on ``workers`` threads (NLM releases the GIL).
+
+    With a ``stabilizer`` each slice is variance-stabilised before the LPF (sigma then estimated
+    on the stabilised slices)."""
     settings = settings or LowpassSettings()
-    sigma = estimate_stack_sigma(slices) if sigma is None else sigma
+
+    def source(i: int) -> np.ndarray:
+        image = slices[i]
+        return image if stabilizer is None else stabilizer.stabilize(image)
+
+    if sigma is None:
+        picks = _picks(len(slices), 16)
+        sigma = float(np.median([estimate_noise_sigma(source(i)) for i in picks]))
+
+    def filtered(i: int) -> np.ndarray:
+        return lowpass_slice(source(i), sigma, settings)
+
     workers = workers or default_workers()
     if workers == 1:
         for i in range(len(slices)):
-            yield i, lowpass_slice(slices[i], sigma, settings)
+            yield i, filtered(i)
         return
     with ThreadPoolExecutor(max_workers=workers) as pool:
         window = 2 * workers
@@ -93,9 +135,7 @@ def iter_lowpass(
         next_submit = 0
         for i in range(len(slices)):
             while next_submit < len(slices) and next_submit < i + window:
-                pending[next_submit] = pool.submit(
-                    lowpass_slice, slices[next_submit], sigma, settings
-                )
+                pending[next_submit] = pool.submit(filtered, next_submit)
                 next_submit += 1
             yield i, pending.pop(i).result()
 

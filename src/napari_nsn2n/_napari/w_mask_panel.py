@@ -10,6 +10,7 @@ import numpy as np
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -24,6 +25,7 @@ from ..api import PairDifferences
 from ..control import RunControl
 from ..events import StageProgress
 from ..masks import LowpassSettings
+from ..noise_model import STABILIZE_MODES
 from .w_common import NEED_LAYER, Panel, placement, remove_layer
 from .w_input import InputPanel
 from .w_mask import MaskController, empty_mask, mask_colormap
@@ -65,6 +67,15 @@ class MaskPanel(Panel):
         self.h_factor.setToolTip("Non-local means strength h in units of the estimated noise sigma")
         row.addWidget(QLabel("NLM h"))
         row.addWidget(self.h_factor)
+        self.stabilize = QComboBox()
+        self.stabilize.addItems(STABILIZE_MODES)
+        self.stabilize.setToolTip(
+            "Variance-stabilise (generalised Anscombe) before the LPF when the noise grows with "
+            "the signal, as in photon-limited microscopy: auto = when a Poisson-Gaussian fit "
+            "says so; on / off = always / never. Only the masks change, not the training data"
+        )
+        row.addWidget(QLabel("VST"))
+        row.addWidget(self.stabilize)
         self.lpf_button = QPushButton("Compute LPF")
         self.lpf_button.setToolTip(
             "Low-pass filter every slice (non-local means + 3x3 median) and cache "
@@ -108,10 +119,16 @@ class MaskPanel(Panel):
 
     def fields(self) -> dict[str, QWidget]:
         """The settings this panel contributes (saved between sessions)."""
-        return {"threshold": self.threshold_slider, "h_factor": self.h_factor}
+        return {
+            "threshold": self.threshold_slider,
+            "h_factor": self.h_factor,
+            "stabilize": self.stabilize,
+        }
 
     def lowpass_settings(self) -> LowpassSettings:
-        return LowpassSettings(h_factor=round(self.h_factor.value(), 3))
+        return LowpassSettings(
+            h_factor=round(self.h_factor.value(), 3), stabilize=self.stabilize.currentText()
+        )
 
     def source_key(self) -> tuple | None:
         """The cache key of the picked layer / axis / LPF settings (None without a choice)."""
@@ -262,9 +279,13 @@ class MaskPanel(Panel):
 
     def _on_fraction(self, fraction: float, exact: bool) -> None:
         approx = "" if exact else "≈ "
+        stabilizer = self.mask.differences.stabilizer if self.mask is not None else None
+        stabilized = (
+            "" if stabilizer is None else f" LPF on stabilised slices ({stabilizer.describe()})."
+        )
         self.fraction_label.setText(
             f"Matched (W = 1): {approx}{100 * fraction:.1f} % of pixels; "
-            f"magenta = unmatched (W = 0) at th = {self.threshold_slider.value():.4f}"
+            f"magenta = unmatched (W = 0) at th = {self.threshold_slider.value():.4f}.{stabilized}"
         )
 
     def suggest_threshold(self) -> None:

@@ -58,7 +58,7 @@ class _Forward:
 _FORWARDED = {
     "source_panel": "layer_combo axis_combo scale_label layer axis select_layer",
     "mask_panel": (
-        "h_factor lpf_button lpf_cancel lpf_progress threshold_slider suggest_button "
+        "h_factor stabilize lpf_button lpf_cancel lpf_progress threshold_slider suggest_button "
         "fraction_label differences lowpass_settings start_lowpass cancel_lowpass "
         "suggest_threshold _cache=cache _mask=mask _lpf_worker=worker _source_key=source_key "
         "_show_cached_mask=show_cached"
