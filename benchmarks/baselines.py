@@ -4,6 +4,9 @@
 * ``nlm``: scikit-image non-local means, sigma estimated from the data.
 * ``bm3d_stack``: BM3D per slice (PyPI ``bm3d``), sigma estimated from the data; ``sigma_psd`` is
   passed as a float (the spectrum path of bm3d 4.0.3 calls ``np.trapz``, gone in numpy 2.4).
+* ``bm3d_vst``: for Poisson-Gaussian noise, BM3D between a generalised Anscombe transform and its
+  asymptotically unbiased inverse (Makitalo & Foi 2013), the noise parameters fitted blind
+  (``napari_nsn2n.noise_model``: LPF residual variance against level).
 * ``neighbor2neighbor``: Huang et al., CVPR 2021 - random neighbour sub-sampler pairs
   (g1(y), g2(y)) and the regulariser ||f(g1 y) - g2 y - (g1 f(y) - g2 f(y))||^2, trained on the
   stack's slices with the same U-Net (``napari_nsn2n.model.UNet``) and step budget as NS-N2N.
@@ -65,6 +68,23 @@ def bm3d_stack(slices: np.ndarray, noise: float) -> np.ndarray:
     import bm3d
 
     return np.stack([bm3d.bm3d(s, sigma_psd=float(noise)) for s in slices]).astype(np.float32)
+
+
+def bm3d_vst(slices: np.ndarray) -> np.ndarray:
+    """BM3D in the variance-stabilised domain (unit noise std), then back: the standard recipe for
+    photon-limited data. Noise parameters from the same blind fit the NS-N2N masks use."""
+    from napari_nsn2n.masks import LowpassSettings, choose_stabilizer
+
+    fit = choose_stabilizer(slices, LowpassSettings(stabilize="on"))
+    if fit is None:  # no positive slope: plain BM3D
+        return bm3d_stack(slices, noise_sigma(slices))
+    a, c = fit.a, fit.c
+    u = 2.0 / a * np.sqrt(np.maximum(a * slices + 0.375 * a * a + c, 0.0))  # noise std ~ 1
+    import bm3d
+
+    denoised = np.stack([bm3d.bm3d(s, sigma_psd=1.0) for s in u.astype(np.float32)])
+    # asymptotically unbiased inverse: E[u]^2 / 4 - 1/8 instead of the algebraic - 3/8
+    return (a * (denoised**2 / 4.0 - 0.125) - c / a).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------
