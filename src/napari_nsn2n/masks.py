@@ -9,7 +9,7 @@ The expensive part (the LPF) is computed once per stack; ``lpf_differences`` kee
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -57,10 +57,21 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     return float(np.median(np.abs(diagonal)) / 0.6744897501960817)
 
 
-def estimate_stack_sigma(slices: np.ndarray, max_slices: int = 16) -> float:
-    """Median of per-slice wavelet noise estimates over up to ``max_slices`` evenly spaced slices."""
-    picks = np.unique(np.linspace(0, len(slices) - 1, min(max_slices, len(slices))).astype(int))
-    return float(np.median([estimate_noise_sigma(slices[i]) for i in picks]))
+def _picks(count: int, at_most: int) -> np.ndarray:
+    """Up to ``at_most`` evenly spaced indices of ``count``."""
+    return np.unique(np.linspace(0, count - 1, min(at_most, count)).astype(int))
+
+
+def estimate_stack_sigma(
+    slices: np.ndarray,
+    max_slices: int = 16,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> float:
+    """Median of per-slice wavelet noise estimates over up to ``max_slices`` evenly spaced slices
+    (each passed through ``transform`` first, if given)."""
+    transform = transform or np.asarray
+    picks = _picks(len(slices), max_slices)
+    return float(np.median([estimate_noise_sigma(transform(slices[i])) for i in picks]))
 
 
 def lowpass_slice(image: np.ndarray, sigma: float, settings: LowpassSettings) -> np.ndarray:
@@ -80,10 +91,6 @@ def lowpass_slice(image: np.ndarray, sigma: float, settings: LowpassSettings) ->
     return smoothed.astype(np.float32, copy=False)
 
 
-def _picks(count: int, at_most: int) -> np.ndarray:
-    return np.unique(np.linspace(0, count - 1, min(at_most, count)).astype(int))
-
-
 def choose_stabilizer(
     slices: np.ndarray, settings: LowpassSettings | None = None
 ) -> PoissonGaussian | None:
@@ -94,7 +101,7 @@ def choose_stabilizer(
         return None
     picks = _picks(len(slices), MAX_FIT_SLICES)
     images = [np.asarray(slices[i], dtype=np.float32) for i in picks]
-    sigma = float(np.median([estimate_noise_sigma(image) for image in images]))
+    sigma = estimate_stack_sigma(images, max_slices=len(images))
     fit = fit_poisson_gaussian(images, [lowpass_slice(image, sigma, settings) for image in images])
     wanted = fit.a > 0 if settings.stabilize == "on" else fit.signal_dependent
     return fit if wanted else None
@@ -113,16 +120,13 @@ def iter_lowpass(
     on the stabilised slices)."""
     settings = settings or LowpassSettings()
 
-    def source(i: int) -> np.ndarray:
-        image = slices[i]
-        return image if stabilizer is None else stabilizer.stabilize(image)
-
+    transform = None if stabilizer is None else stabilizer.stabilize
     if sigma is None:
-        picks = _picks(len(slices), 16)
-        sigma = float(np.median([estimate_noise_sigma(source(i)) for i in picks]))
+        sigma = estimate_stack_sigma(slices, transform=transform)
 
     def filtered(i: int) -> np.ndarray:
-        return lowpass_slice(source(i), sigma, settings)
+        image = slices[i]
+        return lowpass_slice(image if transform is None else transform(image), sigma, settings)
 
     workers = workers or default_workers()
     if workers == 1:
