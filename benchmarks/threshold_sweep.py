@@ -123,10 +123,48 @@ def main(argv=None) -> None:
                 path.write_text(json.dumps(record, indent=1))
 
 
+def _seed_rows(record: dict, folder: Path) -> dict[float, list[dict]]:
+    """Per th, the runs of every seed; a missing seed-0 auto point is taken from quality.py's
+    NS-N2N row of the same case and budget (the same run: same config, seed and threshold)."""
+    name, auto = record["case"], record["suggested"]
+    runs: dict[float, list[dict]] = {}
+    for p in record["points"].values():
+        runs.setdefault(p["th"], []).append(p)
+    if not any(p["seed"] == 0 for p in runs.get(auto, [])):
+        for table in folder.glob("quality_*.json"):
+            data = json.loads(table.read_text())
+            row = data.get("table", {}).get(name, {}).get("ours")
+            steps = data.get("settings", {}).get("steps")
+            if row and abs(row["th"] - auto) < 1e-9 and steps == record["steps"]:
+                runs.setdefault(auto, []).append(
+                    {
+                        "th": auto,
+                        "seed": 0,
+                        "matched": row["matched"],
+                        "psnr": row["psnr"][0],
+                        "psnr_fg": row["psnr_fg"][0],
+                        "from": table.name,
+                    }
+                )
+                break
+    return runs
+
+
+def _mean(runs: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in runs]))
+
+
+def _cell(runs: list[dict], key: str) -> str:
+    """Mean over seeds, with the spread (max - min) and the number of seeds when more than one."""
+    if len(runs) == 1:
+        return f"{runs[0][key]:.2f}"
+    values = [r[key] for r in runs]
+    return f"{np.mean(values):.2f} (±{(max(values) - min(values)) / 2:.2f}, {len(values)} seeds)"
+
+
 def report(folder: Path) -> str:
-    """Markdown: per case, PSNR (whole / foreground) at every th, the best, and the gap of the
-    suggestion to the best. A missing auto point is taken from quality.py's NS-N2N row of the same
-    case and budget (the same run: same config, seed and threshold)."""
+    """Markdown: per case, PSNR (whole / foreground; mean over seeds where several ran) at every
+    th, the best, and the gap of the suggestion to the best."""
     lines = [
         "| case | th | matched | PSNR | PSNR fg | note |",
         "|---|---|---|---|---|---|",
@@ -135,45 +173,32 @@ def report(folder: Path) -> str:
     for path in sorted(folder.glob("threshold_sweep_*.json")):
         record = json.loads(path.read_text())
         name, auto = record["case"], record["suggested"]
-        points = {p["th"]: p for p in record["points"].values() if p["seed"] == 0}
-        if auto not in points:  # the same float: both come from suggest_threshold on the same data
-            for table in folder.glob("quality_*.json"):
-                data = json.loads(table.read_text())
-                row = data.get("table", {}).get(name, {}).get("ours")
-                steps = data.get("settings", {}).get("steps")
-                if row and abs(row["th"] - auto) < 1e-9 and steps == record["steps"]:
-                    points[auto] = {
-                        "th": auto,
-                        "matched": row["matched"],
-                        "psnr": row["psnr"][0],
-                        "psnr_fg": row["psnr_fg"][0],
-                        "from": table.name,
-                    }
-                    break
-        if not points:
+        runs = _seed_rows(record, folder)
+        if not runs:
             continue
-        best = max(points.values(), key=lambda p: p["psnr"])
-        best_fg = max(points.values(), key=lambda p: p["psnr_fg"])
-        for th in sorted(points):
-            p = points[th]
+        best = max(runs, key=lambda th: _mean(runs[th], "psnr"))
+        best_fg = max(runs, key=lambda th: _mean(runs[th], "psnr_fg"))
+        for th in sorted(runs):
             note = []
             if th == auto:
-                note.append("**auto**" + (f" (from {p['from']})" if "from" in p else ""))
+                source = next((r["from"] for r in runs[th] if "from" in r), None)
+                note.append("**auto**" + (f" (seed 0 from {source})" if source else ""))
             if abs(th - record["paper"]) < 1e-9:
                 note.append("paper")
-            if p is best:
+            if th == best:
                 note.append("best PSNR")
-            if p is best_fg:
+            if th == best_fg:
                 note.append("best fg")
             lines.append(
-                f"| {name} | {th:.4f} | {100 * p['matched']:.1f} % | {p['psnr']:.2f} | "
-                f"{p['psnr_fg']:.2f} | {', '.join(note)} |"
+                f"| {name} | {th:.4f} | {100 * runs[th][0]['matched']:.1f} % | "
+                f"{_cell(runs[th], 'psnr')} | {_cell(runs[th], 'psnr_fg')} | {', '.join(note)} |"
             )
-        if auto in points:
+        if auto in runs:
+            gap = _mean(runs[best], "psnr") - _mean(runs[auto], "psnr")
+            gap_fg = _mean(runs[best_fg], "psnr_fg") - _mean(runs[auto], "psnr_fg")
             summary.append(
-                f"{name}: auto {points[auto]['psnr']:.2f} dB vs best {best['psnr']:.2f} "
-                f"(gap {best['psnr'] - points[auto]['psnr']:.2f}); foreground gap "
-                f"{best_fg['psnr_fg'] - points[auto]['psnr_fg']:.2f} dB"
+                f"{name}: auto {_mean(runs[auto], 'psnr'):.2f} dB vs best "
+                f"{_mean(runs[best], 'psnr'):.2f} (gap {gap:.2f}); foreground gap {gap_fg:.2f} dB"
             )
     return "\n".join([*lines, "", *summary])
 
