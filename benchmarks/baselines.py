@@ -78,13 +78,12 @@ def bm3d_vst(slices: np.ndarray) -> np.ndarray:
     fit = choose_stabilizer(slices, LowpassSettings(stabilize="on"))
     if fit is None:  # no positive slope: plain BM3D
         return bm3d_stack(slices, noise_sigma(slices))
-    a, c = fit.a, fit.c
-    u = 2.0 / a * np.sqrt(np.maximum(a * slices + 0.375 * a * a + c, 0.0))  # noise std ~ 1
     import bm3d
 
-    denoised = np.stack([bm3d.bm3d(s, sigma_psd=1.0) for s in u.astype(np.float32)])
+    u = fit.stabilize(slices) / np.float32(fit.std(fit.median_level))  # (2/a) sqrt(...): std ~ 1
+    denoised = np.stack([bm3d.bm3d(s, sigma_psd=1.0) for s in u])
     # asymptotically unbiased inverse: E[u]^2 / 4 - 1/8 instead of the algebraic - 3/8
-    return (a * (denoised**2 / 4.0 - 0.125) - c / a).astype(np.float32)
+    return (fit.a * (denoised**2 / 4.0 - 0.125) - fit.c / fit.a).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------
