@@ -20,6 +20,7 @@ from .inference import default_batch_size, predict_slices
 from .masks import (
     LowpassSettings,
     choose_stabilizer,
+    evenly_spaced,
     iter_lowpass,
     matched_fraction,
     weight_masks,
@@ -120,7 +121,7 @@ class PairDifferences:
 
     def suggest_threshold(self, max_pairs: int = 64) -> float:
         """``threshold.suggest_threshold`` on up to ``max_pairs`` evenly spaced pairs."""
-        picks = np.unique(np.linspace(0, len(self.differences) - 1, max_pairs).astype(int))
+        picks = evenly_spaced(len(self.differences), max_pairs)
         return suggest_threshold(np.stack([self.differences[k] for k in picks]))
 
     def mask_volume(self, threshold: float) -> np.ndarray:

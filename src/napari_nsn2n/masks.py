@@ -18,6 +18,7 @@ from scipy.ndimage import median_filter
 from skimage.restoration import denoise_nl_means
 
 from .noise_model import MAX_FIT_SLICES, STABILIZE_MODES, PoissonGaussian, fit_poisson_gaussian
+from .threshold import HALF_NORMAL_MEDIAN
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,10 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     x = np.asarray(image, dtype=np.float32)
     x = x[: x.shape[0] // 2 * 2, : x.shape[1] // 2 * 2]
     diagonal = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) * 0.5
-    return float(np.median(np.abs(diagonal)) / 0.6744897501960817)
+    return float(np.median(np.abs(diagonal)) / HALF_NORMAL_MEDIAN)
 
 
-def _picks(count: int, at_most: int) -> np.ndarray:
+def evenly_spaced(count: int, at_most: int) -> np.ndarray:
     """Up to ``at_most`` evenly spaced indices of ``count``."""
     return np.unique(np.linspace(0, count - 1, min(at_most, count)).astype(int))
 
@@ -70,7 +71,7 @@ def estimate_stack_sigma(
     """Median of per-slice wavelet noise estimates over up to ``max_slices`` evenly spaced slices
     (each passed through ``transform`` first, if given)."""
     transform = transform or np.asarray
-    picks = _picks(len(slices), max_slices)
+    picks = evenly_spaced(len(slices), max_slices)
     return float(np.median([estimate_noise_sigma(transform(slices[i])) for i in picks]))
 
 
@@ -99,7 +100,7 @@ def choose_stabilizer(
     settings = settings or LowpassSettings()
     if settings.stabilize == "off":
         return None
-    picks = _picks(len(slices), MAX_FIT_SLICES)
+    picks = evenly_spaced(len(slices), MAX_FIT_SLICES)
     images = [np.asarray(slices[i], dtype=np.float32) for i in picks]
     sigma = estimate_stack_sigma(images, max_slices=len(images))
     fit = fit_poisson_gaussian(images, [lowpass_slice(image, sigma, settings) for image in images])

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .threshold import HALF_NORMAL_MEDIAN
+
 STABILIZE_MODES = ("auto", "on", "off")
 MIN_R2 = 0.5
 MIN_STD_RATIO = 1.5
@@ -92,11 +94,12 @@ def fit_poisson_gaussian(images: list[np.ndarray], lowpassed: list[np.ndarray]) 
     which = np.clip(np.searchsorted(edges, level, side="right") - 1, 0, N_BINS - 1)
     centres, variances, weights = [], [], []
     for k in range(N_BINS):
-        values = residual[which == k]
+        in_bin = which == k
+        values = residual[in_bin]
         if values.size < MIN_BIN_PIXELS:
             continue
-        mad = np.median(np.abs(values - np.median(values))) / 0.6744897501960817
-        centres.append(float(np.median(level[which == k])))
+        mad = np.median(np.abs(values - np.median(values))) / HALF_NORMAL_MEDIAN
+        centres.append(float(np.median(level[in_bin])))
         variances.append(float(mad) ** 2)
         weights.append(np.sqrt(values.size))
     if len(centres) < 5:

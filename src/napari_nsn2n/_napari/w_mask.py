@@ -26,6 +26,7 @@ from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QObject, QTimer, Signal
 
 from ..api import MASK_MATCHED, MASK_NO_PAIR, MASK_UNMATCHED, PairDifferences
+from ..masks import evenly_spaced
 
 MASK_COLORS = {
     None: (0.0, 0.0, 0.0, 0.0),
@@ -216,7 +217,7 @@ def difference_sample(differences: np.ndarray, size: int = SAMPLE_SIZE) -> np.nd
     """A sorted sample of about ``size`` differences from up to ``SAMPLE_PAIRS`` evenly spaced
     pairs (only those pairs are read: a spilled memmap of thousands of pairs stays on disk)."""
     n = len(differences)
-    picks = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_PAIRS)).astype(int))
+    picks = evenly_spaced(n, SAMPLE_PAIRS)
     per_pair = max(1, size // len(picks))
     rng = np.random.default_rng(0)
     parts = []
