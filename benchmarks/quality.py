@@ -129,10 +129,16 @@ def summarize(per_slice: dict, seconds: float) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def run_ours(case: Case, steps: int, threads: int, threshold="auto", tta=False, **overrides):
-    """NS-N2N through the public API, LPF included in the seconds; returns (out, seconds, info)."""
+def run_ours(
+    case: Case, steps: int, threads: int, threshold="auto", tta=False, preset=None, **overrides
+):
+    """NS-N2N through the public API, LPF included in the seconds; returns (out, seconds, info).
+    ``preset`` (e.g. "paper") trains with ``TrainConfig.preset`` instead of the fixed step budget."""
     prepared = PreparedStack.from_array(case.noisy)
-    config = budget_config(steps, len(prepared.layout.pair_starts()), threads, **overrides)
+    if preset:
+        config = TrainConfig.preset(preset, device="cpu", num_threads=threads, seed=0, **overrides)
+    else:
+        config = budget_config(steps, len(prepared.layout.pair_starts()), threads, **overrides)
     start = time.perf_counter()
     diffs = compute_differences(prepared)
     th = diffs.suggest_threshold() if threshold == "auto" else float(threshold)
@@ -191,13 +197,14 @@ def part_table(names, args, results, keep):
             results.setdefault("table", {})[name] = rows
             save(results, args)
             continue
-        out, sec, info = run_ours(case, args.steps, args.threads)
+        out, sec, info = run_ours(case, args.steps, args.threads, preset=args.preset)
         per_slice = slice_metrics(case.clean, out)
         rows["ours"] = {
             **summarize(per_slice, sec),
             "th": info["th"],
             "matched": info["diffs"].matched_fraction(info["th"]),
             "stabilized": info["diffs"].stabilizer is not None,
+            "config": info["config"].to_dict(),
         }
         print(f"{name} ours: {rows['ours']}", flush=True)
         results.setdefault("table", {})[name] = rows
@@ -422,6 +429,9 @@ def main(argv=None) -> None:
     parser.add_argument("--tta-cases", nargs="*", default=["ct_ramp", "mri5"])
     parser.add_argument("--curve-cases", nargs="*", default=["ct_ramp", "mri5"])
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument(
+        "--preset", help="table: train ours with TrainConfig.preset(NAME) instead of --steps"
+    )
     parser.add_argument("--curve-steps", type=int, default=1000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
@@ -442,7 +452,12 @@ def main(argv=None) -> None:
     results.setdefault("commands", []).append(
         "python benchmarks/quality.py " + " ".join(sys.argv[1:])
     )
-    results["settings"] = {"shape": list(SHAPE), "steps": args.steps, "threads": args.threads}
+    results["settings"] = {
+        "shape": list(SHAPE),
+        "steps": args.steps,
+        "preset": args.preset,
+        "threads": args.threads,
+    }
     keep = {}
     if {"table", "edges", "tta"} & set(args.parts):
         part_table(args.cases, args, results, keep)
