@@ -134,8 +134,9 @@ def _seed_rows(record: dict, folder: Path) -> dict[float, list[dict]]:
         for table in folder.glob("quality_*.json"):
             data = json.loads(table.read_text())
             row = data.get("table", {}).get(name, {}).get("ours")
-            steps = data.get("settings", {}).get("steps")
-            if row and abs(row["th"] - auto) < 1e-9 and steps == record["steps"]:
+            settings = data.get("settings", {})
+            same_budget = settings.get("steps") == record["steps"] and not settings.get("preset")
+            if row and abs(row["th"] - auto) < 1e-9 and same_budget:
                 runs.setdefault(auto, []).append(
                     {
                         "th": auto,
