@@ -90,6 +90,21 @@ def test_nifti_in_hu_out_with_affine_and_dtype(tmp_path):
     assert np.asanyarray(img.dataobj).dtype == np.int16
 
 
+def test_min_steps_and_explicit_epochs(tmp_path, tif_stack):
+    # 5 slices of 32 x 32 -> 4 pairs of one 32 px patch, batch 2: 2 steps per epoch
+    common = ["--batch-size", "2", "--patch-size", "32", "--threads", "1", "--seed", "1"]
+    asked = nsn2n("denoise", tif_stack, "-o", tmp_path / "a.tif", "--epochs", "1", *common)
+    raised = nsn2n(
+        "denoise", tif_stack, "-o", tmp_path / "b.tif", "--epochs", "1", "--min-steps", "7", *common
+    )
+    assert asked.returncode == 0 and raised.returncode == 0, asked.stderr + raised.stderr
+    assert "2/2" in asked.stderr and "8/8" not in asked.stderr  # --epochs alone: exactly that
+    assert "8/8" in raised.stderr  # ceil(7 / 2) = 4 epochs
+    assert not np.allclose(
+        read_volume(tmp_path / "a.tif").data, read_volume(tmp_path / "b.tif").data
+    )
+
+
 def test_mask_command_writes_labels(tmp_path, tif_stack):
     out = tmp_path / "mask.tif"
     result = nsn2n("mask", tif_stack, "--threshold", "0.02", "-o", out)

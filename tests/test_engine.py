@@ -172,6 +172,24 @@ def test_model_files_from_elsewhere_are_refused(tmp_path):
             load_model(path)
 
 
+def test_min_steps_raises_the_epochs_of_a_short_stack_only(noisy_stack):
+    _, noisy = noisy_stack  # 12 slices of 64 x 64: 11 pairs, 1 patch each, batch 4: 3 steps/epoch
+    config = TrainConfig(
+        epochs=2, min_steps=20, base_channels=4, depth=1, patch_size=None, batch_size=4
+    )
+    events = _events(noisy, config)
+    started = next(e for e in events if isinstance(e, TrainingStarted))
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    assert started.steps_per_epoch == 3 and started.epochs == 7  # ceil(20 / 3)
+    assert len(steps) == started.total_steps == 21 >= config.min_steps
+    assert [e.epochs for e in events if isinstance(e, EpochEnd)] == [7] * 7
+    # the lr still halves every fifth of the run: every round(7 / 5) = 1 epoch here
+    assert steps[-1].lr == pytest.approx(1e-3 * 0.5**6)
+    # a stack long enough for min_steps keeps its epochs
+    assert config.epochs_for(steps_per_epoch=10) == 2 and config.epochs_for(3) == 7
+    assert TrainConfig(epochs=2).epochs_for(1) == 2  # off by default (the paper's schedule)
+
+
 def test_presets():
     from napari_nsn2n.errors import NSN2NError
 
@@ -183,5 +201,10 @@ def test_presets():
     assert (fast.epochs, fast.base_channels, fast.patch_size, fast.seed) == (16, 16, 64, 4)
     assert TrainConfig.preset("auto", device="cpu") == TrainConfig.preset("fast", device="cpu")
     assert TrainConfig.preset("auto", device="cuda").base_channels == 32
+    # short stacks: the fast preset and auto (also on a GPU) train at least 1500 steps; the
+    # paper preset stays the paper's schedule
+    assert fast.min_steps == 1500 and TrainConfig.preset("paper").min_steps is None
+    assert TrainConfig.preset("auto", device="cuda").min_steps == 1500
+    assert TrainConfig.preset("auto", device="cuda", min_steps=None).min_steps is None
     with pytest.raises(NSN2NError, match="unknown preset"):
         TrainConfig.preset("turbo")

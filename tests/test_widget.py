@@ -17,7 +17,14 @@ from napari_nsn2n._napari.widget import MASK_LAYER, DenoiseWidget  # noqa: E402
 from napari_nsn2n.api import apply_model  # noqa: E402
 
 SCALE = (2.0, 0.5, 0.5)
-TINY = {"epochs": 3, "batch": 2, "patch": 32, "base_channels": 8, "preview_every": 2}
+TINY = {
+    "epochs": 3,
+    "min_steps": 0,
+    "batch": 2,
+    "patch": 32,
+    "base_channels": 8,
+    "preview_every": 2,
+}
 FAST = {"batch": 1, "patch": 16, "base_channels": 4, "preview_every": 0}  # ms-sized steps
 
 
@@ -171,6 +178,18 @@ def test_training_delivers_loss_preview_and_result(make_napari_viewer, qtbot):
     assert "denoised (preview)" not in viewer.layers
     assert "step 9/9" in widget.status_label.text() or "done" in widget.status_label.text()
     assert widget.save_button.isEnabled()
+
+
+def test_min_steps_raises_the_epochs_of_a_short_stack(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    # 6 slices of 32 x 32: 5 pairs x 4 patches of 16 px, batch 1 -> 20 steps per epoch
+    widget, _ = _widget(viewer, qtbot, **FAST, epochs=1, min_steps=50)
+    assert widget.train_config().min_steps == 50
+    widget.train_button.click()
+    _wait_idle(widget, qtbot)
+    assert widget.last_finished is not None and not widget.last_finished.stopped_early
+    assert (widget.last_step.step, widget.last_step.total_steps) == (60, 60)
+    assert widget.last_step.epoch == 3  # ceil(50 / 20) epochs instead of the 1 asked for
 
 
 def test_pause_resume_and_stop(make_napari_viewer, qtbot):

@@ -24,6 +24,10 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if args.patch_size is not None:
         config = replace(config, patch_size=args.patch_size or None)
+    if args.min_steps is not None:
+        config = replace(config, min_steps=args.min_steps or None)
+    elif args.epochs is not None:  # explicit epochs are trained as asked
+        config = replace(config, min_steps=None)
     return replace(config, seed=args.seed, device=args.device, use_mask=not args.no_mask)
 
 

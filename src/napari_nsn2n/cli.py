@@ -79,9 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "paper", "fast"),
         help="training defaults: paper (100 epochs, 32-channel U-Net), fast (16 epochs,"
         " 16 channels, 64 px patches: minutes on a CPU), auto: paper on a GPU, fast on"
-        " a CPU (default)",
+        " a CPU (default); fast and auto train at least 1500 steps on short stacks",
     )
     den.add_argument("--epochs", type=int, help="training epochs (default: from --preset)")
+    den.add_argument(
+        "--min-steps",
+        type=int,
+        help="raise the epochs until training makes at least this many optimiser steps"
+        " (default: from --preset; 0 turns it off)",
+    )
     den.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, mps")
     den.add_argument("--axis", type=_axis, help="slice axis: index or letter z/t (default: z / 0)")
     den.add_argument("--save-model", type=Path, help="write the trained model here (.pt)")

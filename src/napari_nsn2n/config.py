@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -17,9 +18,12 @@ class TrainConfig:
     paper's (every neighbouring pair once, whole slices): with ``patch_size`` set, each pair gives
     ceil(H W / patch^2) random patches per epoch. The learning rate halves every
     ``lr_halving_epochs`` epochs, by default every fifth of the schedule (20 of 100, as the paper).
+    ``min_steps`` raises the number of epochs on a short stack until the run makes at least that
+    many optimiser steps (an epoch of 32 slices is only a few steps; ``epochs_for``).
     """
 
     epochs: int = 100
+    min_steps: int | None = None
     learning_rate: float = 1e-3
     lr_halving_epochs: int | None = None
     beta1: float = 0.5
@@ -42,6 +46,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.epochs >= 1, "epochs must be >= 1"),
+            (self.min_steps is None or self.min_steps >= 1, "min_steps must be >= 1 or None"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (
                 self.lr_halving_epochs is None or self.lr_halving_epochs >= 1,
@@ -62,15 +67,18 @@ class TrainConfig:
     @classmethod
     def preset(cls, name: str = "auto", **overrides: Any) -> TrainConfig:
         """Named defaults: ``"paper"`` (the paper's schedule and a 32-channel U-Net on 128 px
-        patches), ``"fast"`` (a 16-channel U-Net on 64 px patches for ``FAST_EPOCHS`` epochs,
-        measured to come within 0.3 dB of its final PSNR in under 3 minutes on 2 CPU cores,
-        docs/performance.md), or ``"auto"``: paper where CUDA or MPS is available, else fast.
+        patches), ``"fast"`` (a 16-channel U-Net on 64 px patches for ``FAST_EPOCHS`` epochs, at
+        least ``FAST_MIN_STEPS`` steps, measured to come within 0.3 dB of its final PSNR in under 3
+        minutes on 2 CPU cores, docs/performance.md), or ``"auto"``: paper where CUDA or MPS is
+        available (also with at least ``FAST_MIN_STEPS`` steps), else fast.
         ``overrides`` replace single fields."""
         if name == "auto":
             from .device import available_devices
 
             device = overrides.get("device", "auto")
             has_gpu = available_devices()[0] != "cpu" if device == "auto" else device != "cpu"
+            if has_gpu:
+                overrides = {"min_steps": FAST_MIN_STEPS, **overrides}
             name = "paper" if has_gpu else "fast"
         if name not in PRESETS:
             raise NSN2NError(f"unknown preset {name!r}; choose auto, {', '.join(PRESETS)}")
@@ -80,7 +88,18 @@ class TrainConfig:
     def halving_epochs(self) -> int:
         """Epochs between two halvings of the learning rate: ``lr_halving_epochs``, or by default
         a fifth of the schedule (20 of 100 epochs, as in the paper)."""
-        return self.lr_halving_epochs or max(1, round(self.epochs / 5))
+        return self.halving_for(self.epochs)
+
+    def epochs_for(self, steps_per_epoch: int) -> int:
+        """Epochs actually trained when an epoch is ``steps_per_epoch`` steps: ``epochs``, raised
+        to ceil(min_steps / steps_per_epoch) when ``min_steps`` asks for more."""
+        if not self.min_steps:
+            return self.epochs
+        return max(self.epochs, math.ceil(self.min_steps / max(steps_per_epoch, 1)))
+
+    def halving_for(self, epochs: int) -> int:
+        """``halving_epochs`` for a schedule of ``epochs`` epochs (the default stays a fifth)."""
+        return self.lr_halving_epochs or max(1, round(epochs / 5))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,7 +112,17 @@ class TrainConfig:
 
 
 FAST_EPOCHS = 16
+# the step count of the fast preset on the 48 x 256 x 256 stack it was tuned on (docs/performance.md);
+# a 32 x 128 x 128 stack gives 16 steps per epoch, 256 in 16 epochs, and MRI / fluorescence stacks
+# still gain 1-2 dB between 800 and 2400 steps (docs/benchmarks.md)
+FAST_MIN_STEPS = 1500
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    "fast": {"epochs": FAST_EPOCHS, "base_channels": 16, "patch_size": 64, "batch_size": 8},
+    "fast": {
+        "epochs": FAST_EPOCHS,
+        "min_steps": FAST_MIN_STEPS,
+        "base_channels": 16,
+        "patch_size": 64,
+        "batch_size": 8,
+    },
 }

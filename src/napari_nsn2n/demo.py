@@ -173,6 +173,7 @@ def run_gui(sample: str = "ct", epochs: int | None = None) -> int:
         spin = getattr(widget, "epochs", None)
         if epochs is not None and spin is not None and hasattr(spin, "setValue"):
             spin.setValue(int(epochs))
+            widget.min_steps.setValue(0)  # the epochs asked for, exactly
     napari.run()
     return 0
 
@@ -189,7 +190,7 @@ def default_config(epochs: int | None = None, size: str = "default", seed: int =
         return TrainConfig(
             epochs=epochs or 2, base_channels=8, depth=2, patch_size=None, batch_size=4, seed=seed
         )
-    overrides = {"epochs": epochs} if epochs else {}
+    overrides = {"epochs": epochs, "min_steps": None} if epochs else {}  # exactly these epochs
     return TrainConfig.preset("fast", seed=seed, **overrides)
 
 

@@ -130,12 +130,19 @@ class Trainer:
         return self.sampler.batches_per_epoch
 
     @property
+    def epochs(self) -> int:
+        """Epochs of this run: ``config.epochs``, or more when ``config.min_steps`` asks for it."""
+        return self.config.epochs_for(self.steps_per_epoch)
+
+    @property
     def total_steps(self) -> int:
-        return self.config.epochs * self.steps_per_epoch
+        return self.epochs * self.steps_per_epoch
 
     def learning_rate(self, epoch: int) -> float:
-        """lr_0 * 0.5 ** floor(epoch / halving) (epoch counted from 0), halving as in the config."""
-        return self.config.learning_rate * 0.5 ** (epoch // self.config.halving_epochs)
+        """lr_0 * 0.5 ** floor(epoch / halving) (epoch counted from 0); by default the lr halves
+        every fifth of the run's epochs (``TrainConfig.halving_for``)."""
+        halving = self.config.halving_for(self.epochs)
+        return self.config.learning_rate * 0.5 ** (epoch // halving)
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array)
@@ -193,21 +200,20 @@ def training_events(
     preview_every: int = 0,
     to_units: Callable[[np.ndarray], np.ndarray] = lambda a: a,
 ) -> Iterator[TrainingStarted | TrainStep | EpochEnd | Preview]:
-    """Train for ``config.epochs`` epochs, yielding a ``TrainStep`` per step, an ``EpochEnd`` per
+    """Train for ``trainer.epochs`` epochs, yielding a ``TrainStep`` per step, an ``EpochEnd`` per
     epoch and, every ``preview_every`` steps, a ``Preview`` of slice ``preview_index`` (an index or
     a callable returning one, e.g. the slice the viewer shows). Ends early when ``control`` stops."""
     control = control or RunControl()
-    cfg = trainer.config
     yield TrainingStarted(
         total_steps=trainer.total_steps,
-        epochs=cfg.epochs,
+        epochs=trainer.epochs,
         steps_per_epoch=trainer.steps_per_epoch,
         n_pairs=len(trainer.sampler.pair_starts),
         device=str(trainer.device),
     )
     start, step = time.perf_counter(), 0
     trainer.model.train()
-    for epoch in range(cfg.epochs):
+    for epoch in range(trainer.epochs):
         lr, losses = trainer.learning_rate(epoch), []
         for batch in trainer.sampler.epoch():
             control.wait_while_paused()
@@ -231,4 +237,6 @@ def training_events(
                 index = preview_index() if callable(preview_index) else preview_index
                 image = trainer.predict(trainer.slices[index : index + 1])[0]
                 yield Preview(step=step, index=index, image=to_units(image))
-        yield EpochEnd(epoch + 1, cfg.epochs, float(np.mean(losses)), time.perf_counter() - start)
+        yield EpochEnd(
+            epoch + 1, trainer.epochs, float(np.mean(losses)), time.perf_counter() - start
+        )

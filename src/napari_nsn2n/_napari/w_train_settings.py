@@ -45,12 +45,20 @@ class TrainSettingsPanel(QCollapsible):
         form = QFormLayout(inner)
         form.setContentsMargins(4, 0, 4, 0)
         self.epochs = _spin(1, 10000, _DEFAULTS.epochs, "Passes over all neighbouring pairs")
+        self.min_steps = _spin(
+            0,
+            1_000_000,
+            _DEFAULTS.min_steps or 0,
+            "Train at least this many optimiser steps: on a short stack the epochs are raised "
+            "(0 = exactly 'Epochs')",
+        )
+        self.min_steps.setSingleStep(100)
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
         self.lr.setRange(1e-5, 1.0)
         self.lr.setSingleStep(1e-4)
         self.lr.setValue(_DEFAULTS.learning_rate)
-        self.lr.setToolTip("Adam learning rate, halved every 20 epochs")
+        self.lr.setToolTip("Adam learning rate, halved every fifth of the epochs")
         self.batch = _spin(1, 256, _DEFAULTS.batch_size, "Pairs per optimiser step")
         self.patch = _spin(0, 4096, _DEFAULTS.patch_size or 0, "Random crop size (0 = whole slice)")
         self.patch.setSingleStep(16)
@@ -70,6 +78,7 @@ class TrainSettingsPanel(QCollapsible):
         )
         for label, widget in (
             ("Epochs", self.epochs),
+            ("Min. steps", self.min_steps),
             ("Learning rate", self.lr),
             ("Batch size", self.batch),
             ("Patch size", self.patch),
@@ -88,6 +97,7 @@ class TrainSettingsPanel(QCollapsible):
         """The settings this section contributes (saved between sessions)."""
         return {
             "epochs": self.epochs,
+            "min_steps": self.min_steps,
             "learning_rate": self.lr,
             "batch_size": self.batch,
             "patch_size": self.patch,
@@ -109,6 +119,7 @@ class TrainSettingsPanel(QCollapsible):
         return replace(
             _DEFAULTS,
             epochs=self.epochs.value(),
+            min_steps=self.min_steps.value() or None,
             learning_rate=self.lr.value(),
             batch_size=self.batch.value(),
             patch_size=self.patch.value() or None,

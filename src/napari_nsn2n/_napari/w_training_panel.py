@@ -67,6 +67,7 @@ class TrainingPanel(Panel):
         self.last_step: TrainStep | None = None
         self.n_previews = 0
         self._device_name = ""
+        self._epochs = 0  # of the running training (min_steps may raise the setting)
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -202,7 +203,7 @@ class TrainingPanel(Panel):
             self._set_progress(event.step, event.total_steps, "training %v/%m")
             self.status_label.setText(
                 f"step {event.step}/{event.total_steps} · epoch {event.epoch}/"
-                f"{self.settings.epochs.value()} · loss {event.loss:.3g} · "
+                f"{self._epochs} · loss {event.loss:.3g} · "
                 f"ETA {_fmt_time(event.eta_s)} · {self._device_name}"
             )
         elif isinstance(event, Preview):
@@ -211,6 +212,7 @@ class TrainingPanel(Panel):
             self._set_progress(event.done, event.total, f"{event.stage} %v/%m")
         elif isinstance(event, TrainingStarted):
             self._device_name = event.device
+            self._epochs = event.epochs
             self.status_label.setText(
                 f"Training {event.epochs} epochs × {event.steps_per_epoch} steps on "
                 f"{event.n_pairs} pairs · {event.device}"

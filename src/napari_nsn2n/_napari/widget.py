@@ -64,7 +64,7 @@ _FORWARDED = {
         "_show_cached_mask=show_cached"
     ),
     "settings_panel": (
-        "epochs lr batch patch lambda_rc lambda_ic seed base_channels device_combo "
+        "epochs min_steps lr batch patch lambda_rc lambda_ic seed base_channels device_combo "
         "preview_every tta train_config"
     ),
     "training_panel": (
