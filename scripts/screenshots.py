@@ -89,6 +89,7 @@ def screenshots(shape: tuple[int, int, int], epochs: int) -> None:
     print("wrote widget_mask.png:", widget.fraction_label.text())
 
     widget.settings_box.collapse(animate=False)
+    widget.min_steps.setValue(0)  # the screenshot run: exactly --epochs (the default shown above)
     viewer.layers["W mask"].visible = False
     layer.visible = False
     widget.train_button.click()

@@ -127,6 +127,7 @@ def test_stop_ends_training_early_with_a_result(noisy_stack):
     assert steps == 3
     assert isinstance(final, Finished) and final.stopped_early
     assert final.denoised.shape == noisy.shape
+    assert final.model.meta["steps"] == 3  # the model says how far it was trained
 
 
 def test_closing_the_generator_mid_training_stops_cleanly(noisy_stack):
@@ -183,6 +184,9 @@ def test_min_steps_raises_the_epochs_of_a_short_stack_only(noisy_stack):
     assert started.steps_per_epoch == 3 and started.epochs == 7  # ceil(20 / 3)
     assert len(steps) == started.total_steps == 21 >= config.min_steps
     assert [e.epochs for e in events if isinstance(e, EpochEnd)] == [7] * 7
+    # the saved model records the schedule as run, not only the config asked for
+    model = events[-1].model
+    assert (model.meta["epochs"], model.meta["steps"], model.config.epochs) == (7, 21, 2)
     # the lr still halves every fifth of the run: every round(7 / 5) = 1 epoch here
     assert steps[-1].lr == pytest.approx(1e-3 * 0.5**6)
     # a stack long enough for min_steps keeps its epochs

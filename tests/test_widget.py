@@ -190,6 +190,7 @@ def test_min_steps_raises_the_epochs_of_a_short_stack(make_napari_viewer, qtbot)
     assert widget.last_finished is not None and not widget.last_finished.stopped_early
     assert (widget.last_step.step, widget.last_step.total_steps) == (60, 60)
     assert widget.last_step.epoch == 3  # ceil(50 / 20) epochs instead of the 1 asked for
+    assert "3 epochs (60 steps)" in widget.model_label.text()
 
 
 def test_pause_resume_and_stop(make_napari_viewer, qtbot):

@@ -15,7 +15,7 @@ import numpy as np
 from .config import TrainConfig
 from .control import RunControl
 from .device import release_device_memory, select_device
-from .events import Event, Finished, StageProgress
+from .events import Event, Finished, StageProgress, TrainStep
 from .inference import default_batch_size, predict_slices
 from .masks import (
     LowpassSettings,
@@ -250,7 +250,10 @@ def run(
     trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
     try:
         to_units = prepared.normalizer.inverse
-        yield from training_events(trainer, control, preview_index, preview_every, to_units)
+        steps_done = 0
+        for event in training_events(trainer, control, preview_index, preview_every, to_units):
+            steps_done = event.step if isinstance(event, TrainStep) else steps_done
+            yield event
         result = out if out is not None else prepared.allocate_output(cast_output)
         batch = 8  # slices per progress event; predict_slices batches them for the device
         for first in range(0, len(prepared.slices), batch):
@@ -264,7 +267,12 @@ def run(
             config=config,
             normalizer=prepared.normalizer,
             threshold=th,
-            meta={"shape": list(prepared.layout.shape), "slice_axis": prepared.layout.slice_axis},
+            meta={
+                "shape": list(prepared.layout.shape),
+                "slice_axis": prepared.layout.slice_axis,
+                "epochs": trainer.epochs,  # as run: min_steps may raise config.epochs
+                "steps": steps_done,
+            },
         )
     finally:
         trainer.close()

@@ -237,7 +237,9 @@ def run_headless(
     th = stack.suggested_threshold if threshold == "sample" else threshold
     config = default_config(epochs, size, seed)
     print(
-        f"train   threshold {th}, {config.epochs} epochs, U-Net {config.base_channels} channels, "
+        f"train   threshold {th}, {config.epochs} epochs"
+        + (f" (at least {config.min_steps} steps)" if config.min_steps else "")
+        + f", U-Net {config.base_channels} channels, "
         f"patches {config.patch_size or 'whole slices'}, batch {config.batch_size}",
         flush=True,
     )

@@ -73,8 +73,12 @@ class ModelPanel(Panel):
             self.model_label.setText("No model yet")
             return
         th = "-" if bundle.threshold is None else f"{bundle.threshold:.4f}"
+        steps = bundle.meta.get("steps")
+        schedule = f"{bundle.meta.get('epochs', bundle.config.epochs)} epochs" + (
+            f" ({steps} steps)" if steps else ""
+        )
         self.model_label.setText(
-            f"Model {how}: {bundle.config.epochs} epochs, U-Net {bundle.config.base_channels} ch, "
+            f"Model {how}: {schedule}, U-Net {bundle.config.base_channels} ch, "
             f"th {th}, trained on {bundle.meta.get('shape', '?')}"
         )
         self.changed.emit()
