@@ -58,9 +58,18 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--report", action="store_true", help="print the sweep table from the JSON files in --out"
     )
+    parser.add_argument(
+        "--bar",
+        action="store_true",
+        help="print the suggestion's mean PSNR (from --out) against the best blind baseline of "
+        "the 800-step quality tables in benchmarks/results",
+    )
     args = parser.parse_args(argv)
     if args.report:
         print(report(args.out))
+        return
+    if args.bar:
+        print(bar(args.out))
         return
     if args.quick:
         args.cases, args.thresholds, args.steps = args.cases[:2], [0.005, 0.02, 1.0], 60
@@ -129,7 +138,10 @@ def _seed_rows(record: dict, folder: Path) -> dict[float, list[dict]]:
     name, auto = record["case"], record["suggested"]
     runs: dict[float, list[dict]] = {}
     for p in record["points"].values():
-        runs.setdefault(p["th"], []).append(p)
+        # points stored at th rounded to 5 decimals (e.g. "2 x the old suggestion") count as the
+        # suggestion when they are within 0.1 % of it
+        th = auto if abs(p["th"] - auto) <= 1e-3 * auto else p["th"]
+        runs.setdefault(th, []).append(p)
     if not any(p["seed"] == 0 for p in runs.get(auto, [])):
         for table in folder.glob("quality_*.json"):
             data = json.loads(table.read_text())
@@ -161,6 +173,39 @@ def _cell(runs: list[dict], key: str) -> str:
         return f"{runs[0][key]:.2f}"
     values = [r[key] for r in runs]
     return f"{np.mean(values):.2f} (±{(max(values) - min(values)) / 2:.2f}, {len(values)} seeds)"
+
+
+BASELINES = ("gaussian", "nlm", "bm3d", "bm3d_vst", "nb2nb")
+
+
+def bar(folder: Path) -> str:
+    """Markdown: per case, the suggestion's PSNR (whole / fg, mean over its seeds in ``folder``)
+    against the best blind baseline of the 800-step quality tables (``quality_<case>[_v2].json``
+    in benchmarks/results; baseline rows do not depend on the threshold rule)."""
+    lines = [
+        "| case | best baseline (whole) | ours, suggestion | best baseline (fg) | ours fg |",
+        "|---|---|---|---|---|",
+    ]
+    for path in sorted(folder.glob("threshold_sweep_*.json")):
+        record = json.loads(path.read_text())
+        name = record["case"]
+        runs = _seed_rows(record, folder).get(record["suggested"], [])
+        rows = {}
+        for table in (RESULTS / f"quality_{name}.json", RESULTS / f"quality_{name}_v2.json"):
+            if table.exists():
+                rows.update(json.loads(table.read_text()).get("table", {}).get(name, {}))
+        base = {m: rows[m] for m in BASELINES if m in rows}
+        if not runs or not base:
+            continue
+        whole = max(base, key=lambda m: base[m]["psnr"][0])
+        fg = max(base, key=lambda m: base[m]["psnr_fg"][0])
+        ours, ours_fg = _mean(runs, "psnr"), _mean(runs, "psnr_fg")
+        lines.append(
+            f"| {name} | {whole} {base[whole]['psnr'][0]:.2f} | {ours:.2f} "
+            f"({ours - base[whole]['psnr'][0]:+.2f}, {len(runs)} seeds) | "
+            f"{fg} {base[fg]['psnr_fg'][0]:.2f} | {ours_fg:.2f} ({ours_fg - base[fg]['psnr_fg'][0]:+.2f}) |"
+        )
+    return "\n".join(lines)
 
 
 def report(folder: Path) -> str:

@@ -7,9 +7,12 @@ from scipy.ndimage import median_filter
 from napari_nsn2n.api import MASK_MATCHED, MASK_NO_PAIR, MASK_UNMATCHED, compute_differences
 from napari_nsn2n.masks import (
     LowpassSettings,
+    estimate_inter_slice_sigma,
     estimate_noise_sigma,
+    estimate_stack_sigma,
     lowpass_slice,
     lpf_differences,
+    lpf_noise_sigma,
     matched_fraction,
     weight_masks,
 )
@@ -66,3 +69,42 @@ def test_lpf_is_reused_for_any_threshold():
     low, high = diffs.masks(0.001), diffs.masks(0.5)
     assert low.sum() < high.sum()
     np.testing.assert_array_equal(high, weight_masks(diffs.differences, 0.5))
+
+
+def _correlated_stack(sigma=0.02, shape=(10, 96, 96), seed=0):
+    """A disc that grows along z (structure changing between slices) on a background with exact
+    zeros outside a circle (as a CT field of view), plus in-plane correlated noise of pixel std
+    ``sigma``, independent across slices."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]].astype(np.float32)
+    r = np.hypot(y - shape[1] / 2, x - shape[2] / 2)
+    clean = 0.3 + 0.4 * (r < 10 + 2 * z)
+    noise = np.stack([gaussian_filter(rng.standard_normal(shape[1:]), 1.5) for _ in z])
+    noise *= sigma / noise.std()
+    stack = (clean + noise).astype(np.float32)
+    stack[:, r[0] > shape[1] / 2 - 2] = 0.0  # outside the field of view: exactly zero
+    return stack
+
+
+def test_inter_slice_sigma_sees_in_plane_correlated_noise():
+    stack = _correlated_stack(sigma=0.02)
+    in_plane = estimate_stack_sigma(stack)
+    inter = estimate_inter_slice_sigma(stack)
+    assert in_plane < 0.5 * 0.02  # the finest wavelet band misses most of smooth noise
+    assert inter == pytest.approx(0.02, rel=0.08)  # despite the moving disc and the zeros
+    # the LPF takes the inter-slice estimate when it is clearly the larger (correlated noise)
+    assert lpf_noise_sigma(stack, LowpassSettings()) == pytest.approx(inter)
+    off = LowpassSettings(inter_slice_sigma=False)
+    assert lpf_noise_sigma(stack, off) == pytest.approx(in_plane)
+    assert estimate_inter_slice_sigma(stack[:1]) == 0.0
+
+
+def test_inter_slice_sigma_matches_white_noise_estimate():
+    rng = np.random.default_rng(1)
+    stack = (0.5 + 0.03 * rng.standard_normal((8, 64, 64))).astype(np.float32)
+    assert estimate_inter_slice_sigma(stack) == pytest.approx(0.03, rel=0.05)
+    assert estimate_stack_sigma(stack) == pytest.approx(0.03, rel=0.08)
+    # white noise: both agree, and the LPF keeps the in-plane estimate
+    assert lpf_noise_sigma(stack, LowpassSettings()) == estimate_stack_sigma(stack)

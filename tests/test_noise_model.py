@@ -82,4 +82,5 @@ def test_stabilised_masks_match_the_noise_on_bright_structures():
         matched[mode] = float(np.mean(np.asarray(diffs.differences)[bright_flat] <= th))
         background = same & (level <= np.quantile(level, 0.5))
         assert np.mean(np.asarray(diffs.differences)[background] <= th) > 0.98
-    assert matched["auto"] > matched["off"] + 0.2, matched
+    # the bright noise left unmatched (W = 0 where the clean slices agree) shrinks several-fold
+    assert 1 - matched["auto"] < 0.25 * (1 - matched["off"]), matched

@@ -22,6 +22,7 @@ from .masks import (
     choose_stabilizer,
     evenly_spaced,
     iter_lowpass,
+    lpf_noise_estimate,
     matched_fraction,
     weight_masks,
 )
@@ -29,7 +30,7 @@ from .model_io import ModelBundle
 from .noise_model import PoissonGaussian
 from .stack import NormalizedSlices, Normalizer, SliceLayout, check_stack, is_lazy
 from .storage import allocate, fits_in_memory
-from .threshold import suggest_threshold
+from .threshold import CORRELATED_K, DEFAULT_K, suggest_threshold
 from .train import Trainer, autocast_dtype, training_events
 
 MASK_NO_PAIR, MASK_MATCHED, MASK_UNMATCHED = 0, 1, 2
@@ -108,6 +109,7 @@ class PairDifferences:
     layout: SliceLayout
     settings: LowpassSettings
     stabilizer: PoissonGaussian | None = None  # set when the LPF ran on stabilised slices
+    correlated_noise: bool = False  # the LPF was tuned with the inter-slice noise estimate
 
     def masks(self, threshold: float) -> np.ndarray:
         """W_i for every pair as uint8 (P, H, W)."""
@@ -120,9 +122,12 @@ class PairDifferences:
         return matched_fraction(np.asarray(self.differences), threshold)
 
     def suggest_threshold(self, max_pairs: int = 64) -> float:
-        """``threshold.suggest_threshold`` on up to ``max_pairs`` evenly spaced pairs."""
+        """``threshold.suggest_threshold`` on up to ``max_pairs`` evenly spaced pairs, with
+        k = ``CORRELATED_K`` where the LPF was tuned for in-slice correlated noise, else
+        ``DEFAULT_K`` (threshold.py)."""
         picks = evenly_spaced(len(self.differences), max_pairs)
-        return suggest_threshold(np.stack([self.differences[k] for k in picks]))
+        k = CORRELATED_K if self.correlated_noise else DEFAULT_K
+        return suggest_threshold(np.stack([self.differences[i] for i in picks]), k=k)
 
     def mask_volume(self, threshold: float) -> np.ndarray:
         """Labels in the input's shape: W_i at slice i as 1 (matched, W = 1) or 2 (W = 0);
@@ -151,12 +156,14 @@ def lowpass_events(
     """
     settings = settings or LowpassSettings()
     stabilizer = choose_stabilizer(prepared.slices, settings)
+    transform = None if stabilizer is None else stabilizer.stabilize
+    sigma, correlated = lpf_noise_estimate(prepared.slices, settings, transform)
     starts = prepared.layout.pair_starts()
     diffs = allocate((len(starts), *prepared.slices.shape[1:]), np.float32, spill=prepared.lazy)
     pair_of_start = {int(s): k for k, s in enumerate(starts)}
     previous, total = None, len(prepared.slices)
     for i, filtered in iter_lowpass(
-        prepared.slices, settings, workers=workers, stabilizer=stabilizer
+        prepared.slices, settings, sigma=sigma, workers=workers, stabilizer=stabilizer
     ):
         if control is not None and control.stopped:
             return
@@ -164,7 +171,7 @@ def lowpass_events(
             np.abs(np.subtract(previous, filtered), out=diffs[pair_of_start[i - 1]])
         previous = filtered
         yield StageProgress("lowpass", i + 1, total)
-    yield PairDifferences(diffs, starts, prepared.layout, settings, stabilizer)
+    yield PairDifferences(diffs, starts, prepared.layout, settings, stabilizer, correlated)
 
 
 def compute_differences(

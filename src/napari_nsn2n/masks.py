@@ -8,6 +8,7 @@ The expensive part (the LPF) is computed once per stack; ``lpf_differences`` kee
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,10 @@ class LowpassSettings:
 
     ``h_factor`` scales the noise sigma estimated once for the whole stack (so that every slice is
     filtered with the same strength and differences between slices are not filter artefacts).
+    With ``inter_slice_sigma`` the estimate from neighbouring-slice differences
+    (``estimate_inter_slice_sigma``) replaces the in-plane (wavelet) one where it is clearly larger
+    (``lpf_noise_sigma``): it also sees noise that is correlated within a slice (e.g. filtered
+    back-projection), as NS-N2N assumes the noise independent across slices.
     """
 
     patch_size: int = 5
@@ -35,6 +40,7 @@ class LowpassSettings:
     median_size: int = 3
     fast_mode: bool = True
     stabilize: str = "auto"  # "auto" | "on" | "off": Anscombe before the LPF (noise_model.py)
+    inter_slice_sigma: bool = True  # False: the in-plane wavelet estimate alone (as before)
 
     def __post_init__(self) -> None:
         if self.stabilize not in STABILIZE_MODES:
@@ -73,6 +79,61 @@ def estimate_stack_sigma(
     transform = transform or np.asarray
     picks = evenly_spaced(len(slices), max_slices)
     return float(np.median([estimate_noise_sigma(transform(slices[i])) for i in picks]))
+
+
+def estimate_inter_slice_sigma(
+    slices: np.ndarray,
+    max_pairs: int = 16,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> float:
+    """Per-slice noise sigma from neighbouring-slice differences: the median over up to
+    ``max_pairs`` evenly spaced pairs of MAD(x_i - x_{i+1}) / 0.6745 / sqrt(2), exact zeros left
+    out (constant regions such as the air outside a CT field of view). Noise independent across
+    slices makes x_i - x_{i+1} noise of variance 2 sigma^2 plus the (sparse) structural change,
+    whatever the noise's in-plane correlation. 0.0 for a single slice."""
+    if len(slices) < 2:
+        return 0.0
+    transform = transform or np.asarray
+    values = []
+    for i in evenly_spaced(len(slices) - 1, max_pairs):
+        a = np.asarray(transform(slices[i]), dtype=np.float32)
+        b = np.asarray(transform(slices[i + 1]), dtype=np.float32)
+        d = (a - b).ravel()
+        d = np.abs(d[d != 0])
+        if d.size:
+            values.append(float(np.median(d)) / HALF_NORMAL_MEDIAN / math.sqrt(2.0))
+    return float(np.median(values)) if values else 0.0
+
+
+CORRELATED_NOISE_RATIO = 1.5
+
+
+def lpf_noise_estimate(
+    slices: np.ndarray,
+    settings: LowpassSettings,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[float, bool]:
+    """(sigma, correlated): the sigma the LPF's NLM is tuned with, and whether the noise was
+    found correlated within slices. sigma is the in-plane (wavelet) estimate, or, with
+    ``settings.inter_slice_sigma``, the inter-slice one where it is more than
+    ``CORRELATED_NOISE_RATIO`` times larger: the signature of noise correlated within a slice,
+    which the finest wavelet band under-reads (filtered back-projection CT: 1.8x with a ramp
+    filter, 3.3x with Hann; white, Rician and stabilised Poisson noise: 1.0-1.2x)."""
+    sigma = estimate_stack_sigma(slices, transform=transform)
+    if settings.inter_slice_sigma:
+        inter = estimate_inter_slice_sigma(slices, transform=transform)
+        if inter > CORRELATED_NOISE_RATIO * sigma:
+            return inter, True
+    return sigma, False
+
+
+def lpf_noise_sigma(
+    slices: np.ndarray,
+    settings: LowpassSettings,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> float:
+    """The sigma of ``lpf_noise_estimate``."""
+    return lpf_noise_estimate(slices, settings, transform)[0]
 
 
 def lowpass_slice(image: np.ndarray, sigma: float, settings: LowpassSettings) -> np.ndarray:
@@ -123,7 +184,7 @@ def iter_lowpass(
 
     transform = None if stabilizer is None else stabilizer.stabilize
     if sigma is None:
-        sigma = estimate_stack_sigma(slices, transform=transform)
+        sigma = lpf_noise_sigma(slices, settings, transform)
 
     def filtered(i: int) -> np.ndarray:
         image = slices[i]
