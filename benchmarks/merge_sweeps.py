@@ -8,7 +8,7 @@ took from quality.py's table) are added to
 ``NEW/threshold_sweep_<case>.json`` (new points win on the same th and seed) and the record's
 ``suggested`` is set to the current ``suggest_threshold``. Only allowed where the current LPF is the
 one the old points were trained with: the in-plane (wavelet) noise estimate, i.e. where
-``masks.lpf_noise_sigma`` does not switch to the inter-slice estimate; otherwise it stops.
+``masks.lpf_noise_estimate`` does not switch to the inter-slice estimate; otherwise it stops.
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import SHAPE, load_case
 from threshold_sweep import _seed_rows
 
 from napari_nsn2n.api import PreparedStack, compute_differences
-from napari_nsn2n.masks import LowpassSettings, estimate_stack_sigma, lpf_noise_sigma
 
 
 def main(argv=None) -> None:
@@ -40,11 +37,7 @@ def main(argv=None) -> None:
         case = load_case(name)
         prepared = PreparedStack.from_array(case.noisy)
         diffs = compute_differences(prepared)
-        transform = None if diffs.stabilizer is None else diffs.stabilizer.stabilize
-        slices = np.asarray(prepared.slices)
-        if lpf_noise_sigma(slices, LowpassSettings(), transform) != estimate_stack_sigma(
-            slices, transform=transform
-        ):
+        if diffs.correlated_noise:
             raise SystemExit(f"{name}: the LPF changed (inter-slice sigma); re-run its sweep")
         old = json.loads((args.old / f"threshold_sweep_{name}.json").read_text())
         path = args.new / f"threshold_sweep_{name}.json"
