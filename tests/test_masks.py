@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import median_filter
 
+from conftest import correlated_noise_stack
 from napari_nsn2n.api import MASK_MATCHED, MASK_NO_PAIR, MASK_UNMATCHED, compute_differences
 from napari_nsn2n.masks import (
     LowpassSettings,
@@ -71,20 +72,13 @@ def test_lpf_is_reused_for_any_threshold():
     np.testing.assert_array_equal(high, weight_masks(diffs.differences, 0.5))
 
 
-def _correlated_stack(sigma=0.02, shape=(10, 96, 96), seed=0):
-    """A disc that grows along z (structure changing between slices) on a background with exact
-    zeros outside a circle (as a CT field of view), plus in-plane correlated noise of pixel std
-    ``sigma``, independent across slices."""
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    z, y, x = np.mgrid[: shape[0], : shape[1], : shape[2]].astype(np.float32)
-    r = np.hypot(y - shape[1] / 2, x - shape[2] / 2)
-    clean = 0.3 + 0.4 * (r < 10 + 2 * z)
-    noise = np.stack([gaussian_filter(rng.standard_normal(shape[1:]), 1.5) for _ in z])
-    noise *= sigma / noise.std()
-    stack = (clean + noise).astype(np.float32)
-    stack[:, r[0] > shape[1] / 2 - 2] = 0.0  # outside the field of view: exactly zero
+def _correlated_stack(sigma=0.02, shape=(10, 96, 96)):
+    """conftest's stack (structure changing along z, noise correlated within slices and
+    independent across them, pixel std ``sigma``) with exact zeros outside a circle, as a CT
+    field of view."""
+    _, stack = correlated_noise_stack(shape=shape, sigma=sigma, blur=1.5)
+    y, x = np.mgrid[: shape[1], : shape[2]]
+    stack[:, np.hypot(y - shape[1] / 2, x - shape[2] / 2) > shape[1] / 2 - 2] = 0.0
     return stack
 
 
@@ -93,7 +87,7 @@ def test_inter_slice_sigma_sees_in_plane_correlated_noise():
     in_plane = estimate_stack_sigma(stack)
     inter = estimate_inter_slice_sigma(stack)
     assert in_plane < 0.5 * 0.02  # the finest wavelet band misses most of smooth noise
-    assert inter == pytest.approx(0.02, rel=0.08)  # despite the moving disc and the zeros
+    assert inter == pytest.approx(0.02, rel=0.08)  # despite the moving structure and the zeros
     # the LPF takes the inter-slice estimate when it is clearly the larger (correlated noise)
     assert lpf_noise_sigma(stack, LowpassSettings()) == pytest.approx(inter)
     off = LowpassSettings(inter_slice_sigma=False)

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from conftest import correlated_noise_stack
 from napari_nsn2n.api import compute_differences
 from napari_nsn2n.samples import ct_stack, mri_stack
 from napari_nsn2n.threshold import DEFAULT_K, residual_noise_scale, suggest_threshold
@@ -96,16 +97,10 @@ def test_real_stacks_are_near_the_sweep_optimum(real_thresholds):
 
 def test_k_follows_the_lpf_noise_estimate():
     """k = 5 where the LPF was tuned for noise correlated within slices, 10 otherwise."""
-    from scipy.ndimage import gaussian_filter
-
     from napari_nsn2n.threshold import CORRELATED_K
 
-    rng = np.random.default_rng(0)
-    base = np.full((8, 64, 64), 0.5, np.float32)
-    base[:, 20:44, 20:44] = 0.8
-    white = base + 0.02 * rng.standard_normal(base.shape).astype(np.float32)
-    smooth = np.stack([gaussian_filter(rng.standard_normal(base.shape[1:]), 1.5) for _ in base])
-    correlated = base + (0.02 * smooth / smooth.std()).astype(np.float32)
+    _, white = correlated_noise_stack(shape=(8, 64, 64), sigma=0.02, blur=0)
+    _, correlated = correlated_noise_stack(shape=(8, 64, 64), sigma=0.02, blur=1.5)
     for stack, flag, k in ((white, False, DEFAULT_K), (correlated, True, CORRELATED_K)):
         diffs = compute_differences(stack, workers=1)
         assert diffs.correlated_noise is flag
