@@ -147,7 +147,7 @@ def run_ours(
         config = budget_config(steps, len(prepared.layout.pair_starts()), threads, **overrides)
     start = time.perf_counter()
     diffs = compute_differences(prepared)
-    th = diffs.suggest_threshold() if threshold == "auto" else float(threshold)
+    th = diffs.suggest_threshold(config) if threshold == "auto" else float(threshold)
     out, bundle = denoise(
         case.noisy, threshold=th, config=config, differences=diffs, tta=tta, return_model=True
     )
@@ -305,9 +305,9 @@ def part_curve(names, args, results, keep):
         prepared = PreparedStack.from_array(case.noisy)
         start = time.perf_counter()
         diffs = compute_differences(prepared)
-        th = diffs.suggest_threshold()
-        lpf_seconds = time.perf_counter() - start
         config = budget_config(args.curve_steps, len(prepared.layout.pair_starts()), args.threads)
+        th = diffs.suggest_threshold(config)
+        lpf_seconds = time.perf_counter() - start
         trainer = Trainer(prepared.slices, diffs.masks(th), prepared.layout.pair_starts(), config)
         points = []
         try:

@@ -81,7 +81,8 @@ def main(argv=None) -> None:
         case = load_case(name)
         prepared = PreparedStack.from_array(case.noisy)
         diffs = compute_differences(prepared)
-        auto = diffs.suggest_threshold()
+        n_pairs = len(prepared.layout.pair_starts())
+        auto = diffs.suggest_threshold(budget_config(args.steps, n_pairs, args.threads))
         path = args.out / f"threshold_sweep_{name}.json"
         record = json.loads(path.read_text()) if path.exists() else {"points": {}}
         record.update(

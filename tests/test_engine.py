@@ -194,6 +194,9 @@ def test_min_steps_raises_the_epochs_of_a_short_stack_only(noisy_stack):
     assert (model.meta["epochs"], model.meta["steps"], model.config.epochs) == (7, 21, 2)
     # the lr still halves every fifth of the run: every round(7 / 5) = 1 epoch here
     assert steps[-1].lr == pytest.approx(1e-3 * 0.5**6)
+    # the plan made before training (the threshold suggestion uses it) is what ran
+    assert config.planned_steps(11, 64, 64) == started.total_steps
+    assert config.steps_per_epoch(11, 64, 64) == started.steps_per_epoch
     # a stack long enough for min_steps keeps its epochs
     assert config.epochs_for(steps_per_epoch=10) == 2 and config.epochs_for(3) == 7
     assert TrainConfig(epochs=2).epochs_for(1) == 2  # off by default (the paper's schedule)

@@ -106,3 +106,34 @@ def test_k_follows_the_lpf_noise_estimate():
         assert diffs.correlated_noise is flag
         s = residual_noise_scale(np.asarray(diffs.differences))
         assert diffs.suggest_threshold() == pytest.approx(k * s, rel=1e-6)
+
+
+def test_k_falls_with_the_planned_training_budget():
+    """k = 10 up to 800 steps, 5 from 2400 on, monotone in between; CT-like LPF: 5 at any budget."""
+    from napari_nsn2n.threshold import CORRELATED_K, LONG_RUN_K, k_for_budget
+
+    assert k_for_budget(None) == k_for_budget(100) == k_for_budget(800) == DEFAULT_K
+    assert k_for_budget(2400) == k_for_budget(100_000) == LONG_RUN_K
+    ks = [k_for_budget(s) for s in (800, 1000, 1500, 2000, 2400)]
+    assert all(a > b for a, b in itertools.pairwise(ks))
+    assert k_for_budget(1500) == pytest.approx(7.14, abs=0.01)
+    assert {k_for_budget(s, correlated_noise=True) for s in (None, 100, 1500, 9000)} == {
+        CORRELATED_K
+    }
+
+
+def test_suggestion_plans_for_the_config_it_will_train():
+    """PairDifferences.suggest_threshold(config): k from the steps the config trains on this stack."""
+    from napari_nsn2n.config import TrainConfig
+    from napari_nsn2n.threshold import LONG_RUN_K
+
+    _, white = correlated_noise_stack(shape=(8, 64, 64), sigma=0.02, blur=0)
+    diffs = compute_differences(white, workers=1)
+    s = residual_noise_scale(np.asarray(diffs.differences))
+    short = TrainConfig(epochs=5, patch_size=None, batch_size=7)  # 7 pairs: 1 step per epoch
+    long = TrainConfig(epochs=2, min_steps=3000, patch_size=32, batch_size=4)
+    assert diffs.planned_steps(short) == 5
+    assert diffs.planned_steps(long) == 3003  # 7 pairs x 4 patches / 4 = 7 steps x 429 epochs
+    assert diffs.suggest_threshold(short) == pytest.approx(DEFAULT_K * s, rel=1e-6)
+    assert diffs.suggest_threshold(long) == pytest.approx(LONG_RUN_K * s, rel=1e-6)
+    assert diffs.suggest_threshold() == diffs.suggest_threshold(short)

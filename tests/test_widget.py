@@ -117,9 +117,19 @@ def test_slider_updates_mask_live_and_suggest(make_napari_viewer, qtbot):
     assert f"{100 * widget.differences.matched_fraction(0.2):.1f} %" in widget.fraction_label.text()
     widget.threshold_slider.setValue(0.0)
     widget.suggest_button.click()
-    suggested = widget.differences.suggest_threshold()
+    diffs = widget.differences
+    suggested = diffs.suggest_threshold(widget.settings_panel.train_config())
     assert widget.threshold_slider.value() == pytest.approx(min(suggested, 0.2), abs=1e-4)
     assert widget.threshold_slider.value() > 0
+    # Suggest plans for the training settings: a long run gets a lower th (threshold.k_for_budget)
+    short = widget.threshold_slider.value()
+    widget.settings_panel.min_steps.setValue(5000)
+    assert diffs.planned_steps(widget.settings_panel.train_config()) >= 5000
+    widget.suggest_button.click()
+    assert widget.threshold_slider.value() == pytest.approx(
+        min(diffs.suggest_threshold(widget.settings_panel.train_config()), 0.2), abs=1e-4
+    )
+    assert widget.threshold_slider.value() < short or diffs.correlated_noise
 
 
 def test_large_memmap_layer_is_masked_where_shown_only(

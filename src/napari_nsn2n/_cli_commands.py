@@ -103,6 +103,7 @@ def run_denoise(args: argparse.Namespace) -> int:
 
 def run_mask(args: argparse.Namespace) -> int:
     from .api import compute_differences, resolve_threshold
+    from .config import TrainConfig
     from .io import check_output_path, read_volume, write_volume
     from .masks import LowpassSettings
 
@@ -110,7 +111,8 @@ def run_mask(args: argparse.Namespace) -> int:
     volume = read_volume(args.input, mmap=True)
     settings = LowpassSettings(stabilize=args.stabilize)
     differences = compute_differences(volume.data, args.axis, volume.axes, settings)
-    threshold = resolve_threshold(args.threshold, differences)
+    # "auto" suggests th for a run of the default preset (as `nsn2n denoise` would train)
+    threshold = resolve_threshold(args.threshold, differences, TrainConfig.preset("auto"))
     if differences.stabilizer is not None:
         print(
             f"LPF on variance-stabilised slices ({differences.stabilizer.describe()})",

@@ -30,7 +30,7 @@ from .model_io import ModelBundle
 from .noise_model import PoissonGaussian
 from .stack import NormalizedSlices, Normalizer, SliceLayout, check_stack, is_lazy
 from .storage import allocate, fits_in_memory
-from .threshold import CORRELATED_K, DEFAULT_K, suggest_threshold
+from .threshold import k_for_budget, suggest_threshold
 from .train import Trainer, autocast_dtype, training_events
 
 MASK_NO_PAIR, MASK_MATCHED, MASK_UNMATCHED = 0, 1, 2
@@ -121,12 +121,18 @@ class PairDifferences:
     def matched_fraction(self, threshold: float) -> float:
         return matched_fraction(np.asarray(self.differences), threshold)
 
-    def suggest_threshold(self, max_pairs: int = 64) -> float:
-        """``threshold.suggest_threshold`` on up to ``max_pairs`` evenly spaced pairs, with
-        k = ``CORRELATED_K`` where the LPF was tuned for in-slice correlated noise, else
-        ``DEFAULT_K`` (threshold.py)."""
+    def planned_steps(self, config: TrainConfig) -> int:
+        """Optimiser steps ``config`` trains on this stack's pairs."""
+        height, width = self.differences.shape[-2:]
+        return config.planned_steps(len(self.pair_starts), height, width)
+
+    def suggest_threshold(self, config: TrainConfig | None = None, max_pairs: int = 64) -> float:
+        """``threshold.suggest_threshold`` on up to ``max_pairs`` evenly spaced pairs, with k from
+        the LPF's noise estimate and the steps ``config`` will train (``threshold.k_for_budget``;
+        without ``config`` the short-run k)."""
         picks = evenly_spaced(len(self.differences), max_pairs)
-        k = CORRELATED_K if self.correlated_noise else DEFAULT_K
+        steps = self.planned_steps(config) if config is not None else None
+        k = k_for_budget(steps, self.correlated_noise)
         return suggest_threshold(np.stack([self.differences[i] for i in picks]), k=k)
 
     def mask_volume(self, threshold: float) -> np.ndarray:
@@ -200,15 +206,24 @@ def mask_volume(
     axis: int | str | None = None,
     axes: str | None = None,
     settings: LowpassSettings | None = None,
+    config: TrainConfig | None = None,
 ) -> np.ndarray:
-    """The W volume as labels (0 no pair, 1 matched, 2 unmatched) for ``threshold`` or "auto"."""
+    """The W volume as labels (0 no pair, 1 matched, 2 unmatched) for ``threshold`` or "auto"
+    (suggested for a run of ``config``, by default ``TrainConfig.preset("auto")``)."""
     diffs = compute_differences(data, axis, axes, settings)
-    return diffs.mask_volume(resolve_threshold(threshold, diffs))
+    return diffs.mask_volume(
+        resolve_threshold(threshold, diffs, config or TrainConfig.preset("auto"))
+    )
 
 
-def resolve_threshold(threshold: float | str | None, differences: PairDifferences) -> float:
+def resolve_threshold(
+    threshold: float | str | None,
+    differences: PairDifferences,
+    config: TrainConfig | None = None,
+) -> float:
+    """``threshold`` as a float; None or "auto" is the suggestion for a run of ``config``."""
     if threshold is None or (isinstance(threshold, str) and threshold.lower() == "auto"):
-        return differences.suggest_threshold()
+        return differences.suggest_threshold(config)
     return float(threshold)
 
 
@@ -252,7 +267,7 @@ def run(
                 yield item
         if differences is None:
             return
-    th = resolve_threshold(threshold, differences) if differences is not None else None
+    th = resolve_threshold(threshold, differences, config) if differences is not None else None
     masks = differences.lazy_masks(th) if differences is not None and config.use_mask else None
     trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
     try:

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=_threshold,
         default="auto",
-        help="th of Eq. 3 on the [0, 1] scale, or 'auto' (default: auto)",
+        help="th of Eq. 3 on the [0, 1] scale, or 'auto': suggested from the LPF differences "
+        "for the training run's planned steps (default: auto)",
     )
     den.add_argument(
         "--preset",
@@ -117,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     msk = sub.add_parser("mask", help="write the weight-mask volume W for a threshold")
     msk.add_argument("input", type=Path)
     msk.add_argument("-o", "--output", required=True, type=Path)
-    msk.add_argument("--threshold", type=_threshold, default="auto")
+    msk.add_argument(
+        "--threshold",
+        type=_threshold,
+        default="auto",
+        help="th on the [0, 1] scale, or 'auto': the suggestion for a run of the default preset",
+    )
     msk.add_argument("--axis", type=_axis)
     _stabilize_option(msk)
     msk.add_argument("--overwrite", action="store_true")

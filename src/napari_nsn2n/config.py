@@ -97,6 +97,22 @@ class TrainConfig:
             return self.epochs
         return max(self.epochs, math.ceil(self.min_steps / max(steps_per_epoch, 1)))
 
+    def steps_per_epoch(self, n_pairs: int, height: int, width: int) -> int:
+        """Optimiser steps in one epoch over ``n_pairs`` pairs of ``height`` x ``width`` slices:
+        each pair gives ceil(H W / patch area) patches (``train.PairSampler``)."""
+        patch_h, patch_w = (
+            (min(self.patch_size, height), min(self.patch_size, width))
+            if self.patch_size
+            else (height, width)
+        )
+        patches_per_pair = math.ceil(height * width / (patch_h * patch_w))
+        return math.ceil(n_pairs * patches_per_pair / self.batch_size)
+
+    def planned_steps(self, n_pairs: int, height: int, width: int) -> int:
+        """Optimiser steps of a whole run on such a stack (``min_steps`` included)."""
+        per_epoch = self.steps_per_epoch(n_pairs, height, width)
+        return self.epochs_for(per_epoch) * per_epoch
+
     def halving_for(self, epochs: int) -> int:
         """``halving_epochs`` for a schedule of ``epochs`` epochs (the default stays a fifth)."""
         return self.lr_halving_epochs or max(1, round(epochs / 5))

@@ -11,7 +11,9 @@ Rule (``suggest_threshold``)::
           the lower part of d: s = Q_d(0.5 (1 - f)) / 0.6745, where f is the fraction of d in the
           structural tail (d > 5 s, less the half-normal's own share above 5 s), re-estimated
           with s until it settles (fixed point, 20 iterations at most)
-    th  = k * s,  k = 10, or 5 where the LPF was tuned for noise correlated within slices
+    th  = k * s,  k = 10 for a run of up to 800 optimiser steps, 5 from 2400 steps on (linear in
+          log steps between, ``k_for_budget``); k = 5 at any budget where the LPF was tuned for
+          noise correlated within slices
 
 The tail correction removes the bias of a plain median (which reads the structural tail as noise
 and grows with the amount of structure): on the benchmark cases s agrees within 15 % with the
@@ -27,15 +29,19 @@ two values were **chosen on the six benchmark cases' PSNR sweeps** (docs/benchma
 slowly changing structure as well pays more than the z-blur it costs at about 10 s after an
 in-plane-tuned LPF (MRI, fluorescence), and at 5 s of the smaller residual left by the LPF tuned
 to correlated noise (CT). They are checked on two cases held out from the choice (another CT filter
-and dose, fluorescence at a third of the photons). ``suggest_threshold`` takes k; the pipeline
-(``api.PairDifferences.suggest_threshold``) picks it from the LPF's noise estimate.
+and dose, fluorescence at a third of the photons). The best k falls with the training budget: at
+2400 steps k = 5 beat k = 10 on fluorescence by 0.9 dB (1.8 dB at 4800), so k moves from 10 to 5
+between 800 and 2400 planned steps (``k_for_budget``; measured on MRI and fluorescence, the
+uncorrelated-noise cases). ``suggest_threshold`` takes k; the pipeline
+(``api.PairDifferences.suggest_threshold``) picks it from the LPF's noise estimate and the run's
+planned steps (``TrainConfig.planned_steps``).
 
 Limits: a stack where most pixels change between slices (f > ~0.5) breaks the "noise is the bulk"
 assumption and the suggestion is too high; for a stack that is almost noise-free the suggestion goes
 to the ``floor``. At k = 10 condition (1) leaves structural differences below ~10 s matched (about
 half of the MRI phantom's > 0.02 differences): the suggestion trades them for training signal, as
 the 800-step sweeps favour; lower th (the slider) where fine moving structure matters more than
-noise, and for long training runs (docs/benchmarks.md: the best th falls with the budget).
+noise. Budgets beyond 4800 steps were not measured: k stays 5 there.
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ import math
 import numpy as np
 
 HALF_NORMAL_MEDIAN = 0.6744897501960817
-DEFAULT_K = 10.0
+DEFAULT_K = 10.0  # runs of up to SHORT_RUN_STEPS optimiser steps
+LONG_RUN_K = 5.0  # runs of LONG_RUN_STEPS steps or more
+SHORT_RUN_STEPS = 800
+LONG_RUN_STEPS = 2400
 CORRELATED_K = 5.0  # where the LPF was tuned for noise correlated within slices (masks.py)
 TAIL_K = 5.0  # differences above TAIL_K * s count as the structural tail in the fit of s
 
@@ -93,6 +102,22 @@ def residual_noise_scale(
             break
         scale = new
     return float(scale)
+
+
+def k_for_budget(steps: int | None, correlated_noise: bool = False) -> float:
+    """k of th = k s for a run of ``steps`` optimiser steps: ``CORRELATED_K`` after the LPF tuned
+    for correlated noise; otherwise ``DEFAULT_K`` up to ``SHORT_RUN_STEPS`` (and when ``steps`` is
+    unknown), ``LONG_RUN_K`` from ``LONG_RUN_STEPS`` on, linear in log(steps) in between (1500
+    steps: k = 7.1). A longer run fits the z-blur of matched structure more closely, so it wants
+    less structure matched (docs/benchmarks.md, "Threshold and training budget")."""
+    if correlated_noise:
+        return CORRELATED_K
+    if steps is None or steps <= SHORT_RUN_STEPS:
+        return DEFAULT_K
+    if steps >= LONG_RUN_STEPS:
+        return LONG_RUN_K
+    t = math.log(steps / SHORT_RUN_STEPS) / math.log(LONG_RUN_STEPS / SHORT_RUN_STEPS)
+    return DEFAULT_K + t * (LONG_RUN_K - DEFAULT_K)
 
 
 def suggest_threshold(differences: np.ndarray, k: float = DEFAULT_K, floor: float = 1e-4) -> float:

@@ -51,10 +51,7 @@ class PairSampler:
         patch = config.patch_size
         self.patch = (min(patch, height), min(patch, width)) if patch else (height, width)
         self.patches_per_pair = math.ceil(height * width / (self.patch[0] * self.patch[1]))
-
-    @property
-    def batches_per_epoch(self) -> int:
-        return math.ceil(len(self.pair_starts) * self.patches_per_pair / self.batch_size)
+        self.batches_per_epoch = config.steps_per_epoch(len(self.pair_starts), height, width)
 
     def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         n_pairs = len(self.pair_starts)

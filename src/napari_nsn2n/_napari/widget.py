@@ -90,6 +90,7 @@ class DenoiseWidget(QWidget):
         self.source_panel = InputPanel(napari_viewer)
         self.mask_panel = MaskPanel(napari_viewer, self.source_panel, self._on_worker_error)
         self.settings_panel = self.settings_box = TrainSettingsPanel()
+        self.mask_panel.train_config = self.settings_panel.train_config
         self.training_panel = TrainingPanel(
             napari_viewer,
             self.source_panel,
