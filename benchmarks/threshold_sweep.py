@@ -135,7 +135,8 @@ def main(argv=None) -> None:
 
 def _seed_rows(record: dict, folder: Path) -> dict[float, list[dict]]:
     """Per th, the runs of every seed; a missing seed-0 auto point is taken from quality.py's
-    NS-N2N row of the same case and budget (the same run: same config, seed and threshold)."""
+    NS-N2N row of the same case and budget (the same run: same config, seed and threshold), in
+    ``folder`` or in benchmarks/results."""
     name, auto = record["case"], record["suggested"]
     runs: dict[float, list[dict]] = {}
     for p in record["points"].values():
@@ -144,7 +145,10 @@ def _seed_rows(record: dict, folder: Path) -> dict[float, list[dict]]:
         th = auto if abs(p["th"] - auto) <= 1e-3 * auto else p["th"]
         runs.setdefault(th, []).append(p)
     if not any(p["seed"] == 0 for p in runs.get(auto, [])):
-        for table in folder.glob("quality_*.json"):
+        for table in [
+            *sorted(folder.glob("quality_*.json")),
+            *sorted(RESULTS.glob("quality_*.json")),
+        ]:
             data = json.loads(table.read_text())
             row = data.get("table", {}).get(name, {}).get("ours")
             settings = data.get("settings", {})
