@@ -97,16 +97,22 @@ class TrainConfig:
             return self.epochs
         return max(self.epochs, math.ceil(self.min_steps / max(steps_per_epoch, 1)))
 
+    def patch_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Training patch on ``height`` x ``width`` slices: ``patch_size`` clipped to the slice,
+        or the whole slice."""
+        if not self.patch_size:
+            return height, width
+        return min(self.patch_size, height), min(self.patch_size, width)
+
+    def patches_per_pair(self, height: int, width: int) -> int:
+        """Patches per pair and epoch: ceil(H W / patch area), the pixels of the pair once."""
+        patch_h, patch_w = self.patch_shape(height, width)
+        return math.ceil(height * width / (patch_h * patch_w))
+
     def steps_per_epoch(self, n_pairs: int, height: int, width: int) -> int:
-        """Optimiser steps in one epoch over ``n_pairs`` pairs of ``height`` x ``width`` slices:
-        each pair gives ceil(H W / patch area) patches (``train.PairSampler``)."""
-        patch_h, patch_w = (
-            (min(self.patch_size, height), min(self.patch_size, width))
-            if self.patch_size
-            else (height, width)
-        )
-        patches_per_pair = math.ceil(height * width / (patch_h * patch_w))
-        return math.ceil(n_pairs * patches_per_pair / self.batch_size)
+        """Optimiser steps in one epoch over ``n_pairs`` pairs of ``height`` x ``width`` slices
+        (``train.PairSampler``)."""
+        return math.ceil(n_pairs * self.patches_per_pair(height, width) / self.batch_size)
 
     def planned_steps(self, n_pairs: int, height: int, width: int) -> int:
         """Optimiser steps of a whole run on such a stack (``min_steps`` included)."""

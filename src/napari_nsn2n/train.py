@@ -6,7 +6,6 @@ that created it: ``training_events`` drives it and yields only plain events.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -48,9 +47,8 @@ class PairSampler:
         self.slices, self.masks, self.pair_starts = slices, masks, np.asarray(pair_starts)
         self.batch_size, self.augment, self.rng = config.batch_size, config.augment, rng
         height, width = slices.shape[-2:]
-        patch = config.patch_size
-        self.patch = (min(patch, height), min(patch, width)) if patch else (height, width)
-        self.patches_per_pair = math.ceil(height * width / (self.patch[0] * self.patch[1]))
+        self.patch = config.patch_shape(height, width)
+        self.patches_per_pair = config.patches_per_pair(height, width)
         self.batches_per_epoch = config.steps_per_epoch(len(self.pair_starts), height, width)
 
     def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
