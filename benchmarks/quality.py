@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_nsn2n.api import PreparedStack, compute_differences, denoise
-from napari_nsn2n.config import TrainConfig
+from napari_nsn2n.config import LR_SCHEDULES, TrainConfig
 from napari_nsn2n.samples import ct_stack, microscopy_stack, mri_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -155,6 +155,11 @@ def run_ours(
     return out, seconds, {"th": th, "diffs": diffs, "bundle": bundle, "config": config}
 
 
+def schedule_overrides(args) -> dict:
+    """``--lr-schedule`` as a TrainConfig override (none given: the budget's / preset's own)."""
+    return {"lr_schedule": args.lr_schedule} if getattr(args, "lr_schedule", None) else {}
+
+
 def run_baselines(case: Case, steps: int, threads: int, methods) -> dict:
     import baselines
 
@@ -203,7 +208,9 @@ def part_table(names, args, results, keep):
             results.setdefault("table", {})[name] = rows
             save(results, args)
             continue
-        overrides = {} if args.min_steps is None else {"min_steps": args.min_steps or None}
+        overrides = schedule_overrides(args)
+        if args.min_steps is not None:
+            overrides["min_steps"] = args.min_steps or None
         out, sec, info = run_ours(case, args.steps, args.threads, preset=args.preset, **overrides)
         per_slice = slice_metrics(case.clean, out)
         rows["ours"] = {
@@ -213,6 +220,8 @@ def part_table(names, args, results, keep):
             "stabilized": info["diffs"].stabilizer is not None,
             "config": info["config"].to_dict(),
             "steps_trained": info["bundle"].meta.get("steps"),
+            "recoveries": info["bundle"].meta.get("recoveries"),
+            "loss_peak_ratio": info["bundle"].meta.get("loss_peak_ratio"),
         }
         print(f"{name} ours: {rows['ours']}", flush=True)
         results.setdefault("table", {})[name] = rows
@@ -287,6 +296,7 @@ def part_ablation(names, args, results, keep):
         case = load_case(name)
         rows = {}
         for label, overrides in ABLATION.items():
+            overrides = {**schedule_overrides(args), **overrides}
             out, sec, info = run_ours(case, args.steps, args.threads, **overrides)
             rows[label] = {**summarize(slice_metrics(case.clean, out), sec), "th": info["th"]}
             print(f"{name} ablation {label}: {rows[label]}", flush=True)
@@ -305,7 +315,12 @@ def part_curve(names, args, results, keep):
         prepared = PreparedStack.from_array(case.noisy)
         start = time.perf_counter()
         diffs = compute_differences(prepared)
-        config = budget_config(args.curve_steps, len(prepared.layout.pair_starts()), args.threads)
+        config = budget_config(
+            args.curve_steps,
+            len(prepared.layout.pair_starts()),
+            args.threads,
+            **schedule_overrides(args),
+        )
         th = diffs.suggest_threshold(config)
         lpf_seconds = time.perf_counter() - start
         trainer = Trainer(prepared.slices, diffs.masks(th), prepared.layout.pair_starts(), config)
@@ -445,6 +460,12 @@ def main(argv=None) -> None:
         type=int,
         help="with --preset: override its min_steps (0 = none, the epochs alone)",
     )
+    parser.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        help="ours: TrainConfig.lr_schedule (default: step for the fixed budget, the preset's "
+        "with --preset)",
+    )
     parser.add_argument("--curve-steps", type=int, default=1000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
@@ -470,6 +491,7 @@ def main(argv=None) -> None:
         "steps": args.steps,
         "preset": args.preset,
         "min_steps": args.min_steps,
+        "lr_schedule": args.lr_schedule,
         "threads": args.threads,
     }
     keep = {}

@@ -16,13 +16,14 @@ import argparse
 import resource
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 from checkpoints import train_with_checkpoints
 
 from napari_nsn2n.api import PreparedStack, compute_differences
-from napari_nsn2n.config import TrainConfig
+from napari_nsn2n.config import LR_SCHEDULES, TrainConfig
 from napari_nsn2n.inference import predict_slices
 from napari_nsn2n.losses import nsn2n_loss
 from napari_nsn2n.masks import LowpassSettings, default_workers, estimate_stack_sigma, iter_lowpass
@@ -186,7 +187,8 @@ def part_converge(config: TrainConfig, eval_every: int) -> None:
         f"default settings on 48x256x256 CT-like: noisy {psnr(sample.clean, sample.noisy):.2f} dB "
         f"-> final {final:.2f} dB after {step} steps; within 0.3 dB at step {reach[0]}: "
         f"{lpf_s + reach[1] + infer_s:.0f} s end to end (LPF {lpf_s:.0f} s + training "
-        f"{reach[1]:.0f} s + inference {infer_s:.1f} s)"
+        f"{reach[1]:.0f} s + inference {infer_s:.1f} s); divergence-guard rollbacks: "
+        f"{len(trainer.guard.recoveries)}, loss peak {trainer.guard.peak_ratio:.2f}x the median"
     )
 
 
@@ -199,6 +201,12 @@ def main() -> None:
     parser.add_argument("--lpf-slices", type=int, default=10)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2, help="torch threads for converge")
+    parser.add_argument(
+        "--lr-schedules",
+        nargs="*",
+        choices=LR_SCHEDULES,
+        help="converge: run once per schedule (default: the preset's own)",
+    )
     args = parser.parse_args()
     config = TrainConfig.preset("auto")  # what the CLI and the widget use on this machine
     stack = noisy_phantom((48, 256, 256))
@@ -215,7 +223,9 @@ def main() -> None:
         part_infer(stack, config)
     if "converge" in args.parts:
         torch.set_num_threads(args.threads)
-        part_converge(config, args.eval_every)
+        for schedule in args.lr_schedules or [config.lr_schedule]:
+            print(f"converge, lr schedule {schedule}:", flush=True)
+            part_converge(replace(config, lr_schedule=schedule), args.eval_every)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MiB")
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import CASES, RESULTS, SHAPE, budget_config, load_case, slice_metrics
 
 from napari_nsn2n.api import PreparedStack, compute_differences, denoise
+from napari_nsn2n.config import LR_SCHEDULES
 
 THRESHOLDS = [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 1.0]
 
@@ -34,6 +35,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--lr-schedule", choices=LR_SCHEDULES, help="TrainConfig.lr_schedule (default: step)"
+    )
     parser.add_argument("--only-suggested", action="store_true", help="(re)run only the auto point")
     parser.add_argument(
         "--factors",
@@ -82,7 +86,8 @@ def main(argv=None) -> None:
         prepared = PreparedStack.from_array(case.noisy)
         diffs = compute_differences(prepared)
         n_pairs = len(prepared.layout.pair_starts())
-        auto = diffs.suggest_threshold(budget_config(args.steps, n_pairs, args.threads))
+        schedule = {"lr_schedule": args.lr_schedule} if args.lr_schedule else {}
+        auto = diffs.suggest_threshold(budget_config(args.steps, n_pairs, args.threads, **schedule))
         path = args.out / f"threshold_sweep_{name}.json"
         record = json.loads(path.read_text()) if path.exists() else {"points": {}}
         record.update(
@@ -108,9 +113,7 @@ def main(argv=None) -> None:
                 key = f"{th:.5f}/seed{seed}"
                 if key in record["points"] and not args.only_suggested:
                     continue  # resume: this point is already in the record
-                config = budget_config(
-                    args.steps, len(prepared.layout.pair_starts()), args.threads, seed=seed
-                )
+                config = budget_config(args.steps, n_pairs, args.threads, seed=seed, **schedule)
                 start = time.perf_counter()
                 out = denoise(case.noisy, threshold=th, config=config, differences=diffs)
                 seconds = time.perf_counter() - start

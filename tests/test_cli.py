@@ -202,3 +202,19 @@ def test_read_only_output_folder(tmp_path, tif_stack):
         locked.mkdir(mode=0o500)
         result = nsn2n("denoise", tif_stack, "-o", locked / "out.tif", *FAST)
         assert result.returncode == 1 and "not writable" in result.stderr
+
+
+def test_lr_schedule_option_reaches_the_trained_model(tmp_path, tif_stack):
+    from napari_nsn2n.model_io import load_model
+
+    common = ["--epochs", "4", "--batch-size", "2", "--patch-size", "32", "--threads", "1", "-q"]
+    runs = {}
+    for name, extra in (("default", []), ("step", ["--lr-schedule", "step"])):
+        out, model = tmp_path / f"{name}.tif", tmp_path / f"{name}.pt"
+        result = nsn2n("denoise", tif_stack, "-o", out, "--save-model", model, *extra, *common)
+        assert result.returncode == 0, result.stderr
+        runs[name] = (read_volume(out).data, load_model(model).config.lr_schedule)
+    assert runs["default"][1] == "late" and runs["step"][1] == "step"  # the CPU default: fast
+    assert not np.allclose(runs["default"][0], runs["step"][0])
+    bad = nsn2n("denoise", tif_stack, "-o", tmp_path / "x.tif", "--lr-schedule", "cosine")
+    assert bad.returncode == 2 and "--lr-schedule" in bad.stderr

@@ -66,6 +66,24 @@ def test_learning_rate_halves_every_twenty_epochs(noisy_stack):
     assert TrainConfig().halving_epochs == 20 and TrainConfig(epochs=10).halving_epochs == 2
 
 
+def test_late_schedule_holds_the_rate_for_half_the_run_then_halves_every_tenth(noisy_stack):
+    from napari_nsn2n.errors import NSN2NError
+
+    _, noisy = noisy_stack
+    config = TrainConfig(epochs=20, lr_schedule="late", base_channels=4, depth=1, batch_size=16)
+    steps = [e for e in _events(noisy[:3, :16, :16], config) if isinstance(e, TrainStep)]
+    by_epoch = {s.epoch: s.lr for s in steps}  # TrainStep.epoch counts from 1
+    assert [by_epoch[e] for e in range(1, 11)] == pytest.approx([1e-3] * 10)
+    assert by_epoch[11] == by_epoch[12] == pytest.approx(5e-4)  # the middle: first halving
+    assert by_epoch[13] == pytest.approx(2.5e-4)
+    assert by_epoch[19] == by_epoch[20] == pytest.approx(1e-3 / 32)  # the last tenth
+    # a short run: the middle and the tenths fall between epochs
+    six = [TrainConfig(lr_schedule="late").learning_rate_at(e, 6) * 1e3 for e in range(6)]
+    assert six == pytest.approx([1, 1, 1, 0.5, 0.25, 0.0625])
+    with pytest.raises(NSN2NError, match="lr_schedule"):
+        TrainConfig(lr_schedule="cosine")
+
+
 def test_an_epoch_carries_the_pixels_of_every_pair_once(noisy_stack):
     _, noisy = noisy_stack  # 12 slices of 64 x 64: 11 pairs
     whole = next(e for e in _events(noisy, TINY) if isinstance(e, TrainingStarted))
@@ -211,6 +229,9 @@ def test_presets():
     assert TrainConfig().epochs == 100 and TrainConfig().halving_epochs == 20
     fast = TrainConfig.preset("fast", seed=4)
     assert (fast.epochs, fast.base_channels, fast.patch_size, fast.seed) == (16, 16, 64, 4)
+    # the fast preset anneals late (measured better at equal steps); the paper preset is the paper's
+    assert fast.lr_schedule == "late" and TrainConfig.preset("paper").lr_schedule == "step"
+    assert TrainConfig.preset("auto", device="cuda").lr_schedule == "step"
     assert TrainConfig.preset("auto", device="cpu") == TrainConfig.preset("fast", device="cpu")
     assert TrainConfig.preset("auto", device="cuda").base_channels == 32
     # short stacks: the fast preset and auto (also on a GPU) train at least 1500 steps; the
@@ -220,3 +241,64 @@ def test_presets():
     assert TrainConfig.preset("auto", device="cuda", min_steps=None).min_steps is None
     with pytest.raises(NSN2NError, match="unknown preset"):
         TrainConfig.preset("turbo")
+
+
+def test_divergence_guard_rolls_an_exploding_run_back(noisy_stack):
+    from itertools import chain
+
+    import torch
+
+    from napari_nsn2n.train import Trainer
+
+    _, noisy = noisy_stack
+    prepared = PreparedStack.from_array(noisy)
+    config = TrainConfig(epochs=100, base_channels=8, depth=2, patch_size=32, batch_size=4)
+    trainer = Trainer(prepared.slices, None, prepared.layout.pair_starts(), config)
+    batches = chain.from_iterable(trainer.sampler.epoch() for _ in range(100))
+    initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    healthy = [trainer.step(next(batches), 1e-3)[0] for _ in range(60)]
+    assert trainer.last_recovery is None and not trainer.guard.recoveries
+    assert [s[0] for s in trainer.guard.snapshots] == [0, 50]
+    trainer.step(next(batches), 1e4)  # one absurd update: the next loss explodes
+    exploded = trainer.step(next(batches), 1e-3)[0]
+    recovery = trainer.last_recovery
+    assert recovery is not None and recovery.step == 62 and recovery.restored_step == 0
+    assert not np.isfinite(exploded) or exploded > 20 * np.median(healthy[-50:])
+    assert trainer.guard.lr_scale == 0.5 and "restored" in recovery.message()
+    restored = trainer.model.state_dict()
+    assert all(torch.equal(restored[k], initial[k]) for k in initial)  # the step-0 weights
+    after = [trainer.step(next(batches), 1e-3)[0] for _ in range(20)]
+    assert np.isfinite(after).all() and max(after) < 5 * np.median(healthy[-50:])
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(5e-4)  # halved from here on
+    trainer.close()
+    assert not trainer.guard.snapshots  # the copies of the weights are released
+
+
+def test_healthy_run_reports_no_recovery_and_its_loss_peak(noisy_stack):
+    _, noisy = noisy_stack
+    events = _events(noisy, TrainConfig(**{**TINY.to_dict(), "epochs": 12}))
+    from napari_nsn2n.events import Recovered
+
+    assert not [e for e in events if isinstance(e, Recovered)]
+    meta = events[-1].model.meta
+    assert meta["recoveries"] == 0 and 1.0 <= meta["loss_peak_ratio"] < 20
+
+
+def test_the_guards_snapshots_do_not_change_a_healthy_run(noisy_stack):
+    from napari_nsn2n.guard import DivergenceGuard
+    from napari_nsn2n.train import Trainer
+
+    _, noisy = noisy_stack
+    prepared = PreparedStack.from_array(noisy[:6, :32, :32])
+    config = TrainConfig(epochs=8, base_channels=4, depth=1, patch_size=None, batch_size=2)
+    outputs = []
+    for every in (50, 1):  # the default, and a snapshot after every single step
+        trainer = Trainer(prepared.slices, None, prepared.layout.pair_starts(), config)
+        trainer.guard = DivergenceGuard(every=every)
+        trainer.guard.start(trainer.model, trainer.optimizer)
+        for epoch in range(trainer.epochs):
+            for batch in trainer.sampler.epoch():
+                trainer.step(batch, trainer.learning_rate(epoch))
+        outputs.append(trainer.predict(prepared.slices))
+        trainer.close()
+    np.testing.assert_array_equal(outputs[0], outputs[1])

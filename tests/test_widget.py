@@ -254,6 +254,8 @@ def test_settings_persist_between_instances(make_napari_viewer):
     first.device_combo.setCurrentText("cpu")
     first.tta.setChecked(True)
     first.stabilize.setCurrentText("off")
+    assert first.lr_schedule.currentText() == "late"  # the fast preset's, on this CPU machine
+    first.lr_schedule.setCurrentText("step")
     first.save_settings()
     second = DenoiseWidget(viewer)
     assert second.epochs.value() == 7
@@ -264,6 +266,7 @@ def test_settings_persist_between_instances(make_napari_viewer):
     assert second.stabilize.currentText() == "off"
     assert second.lowpass_settings().stabilize == "off"
     assert second.train_config().epochs == 7
+    assert second.train_config().lr_schedule == "step"
 
 
 def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):

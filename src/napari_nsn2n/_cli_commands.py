@@ -16,6 +16,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.lr,
+        "lr_schedule": args.lr_schedule,
         "lambda_rc": args.lambda_rc,
         "lambda_ic": args.lambda_ic,
         "num_threads": args.threads,

@@ -294,6 +294,8 @@ def run(
                 "slice_axis": prepared.layout.slice_axis,
                 "epochs": trainer.epochs,  # as run: min_steps may raise config.epochs
                 "steps": steps_done,
+                "recoveries": len(trainer.guard.recoveries),
+                "loss_peak_ratio": round(trainer.guard.peak_ratio, 2),
             },
         )
     finally:

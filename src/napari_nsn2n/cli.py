@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .config import LR_SCHEDULES
 from .noise_model import STABILIZE_MODES
 
 EXAMPLES = """\
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--patch-size", type=int, help="training patch side in pixels (0: whole slices)"
     )
     den.add_argument("--lr", type=float, help="initial learning rate (default: 1e-3)")
+    den.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        help="step: halve the lr every fifth of the epochs (the paper's); late: hold it for"
+        " half the run, then halve every tenth (default: from --preset; fast and auto on a"
+        " CPU: late)",
+    )
     den.add_argument("--lambda-rc", type=float, help="weight of L_RC (default: 0.5)")
     den.add_argument("--lambda-ic", type=float, help="weight of L_IC (default: 1.0)")
     den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")

@@ -61,6 +61,25 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class Recovered:
+    """The loss exploded at ``step`` (``loss``, against a recent median of ``median``): the
+    weights of step ``restored_step`` were restored and the learning rate is ``lr_scale`` x the
+    schedule's for the rest of the run (``guard.DivergenceGuard``)."""
+
+    step: int
+    restored_step: int
+    loss: float
+    median: float
+    lr_scale: float
+
+    def message(self) -> str:
+        return (
+            f"loss spike at step {self.step} ({self.loss:.3g}, median {self.median:.3g}): "
+            f"weights of step {self.restored_step} restored, learning rate x{self.lr_scale:g}"
+        )
+
+
+@dataclass(frozen=True)
 class Preview:
     """A CPU copy of one denoised slice, in the input's units, taken during training."""
 
@@ -79,4 +98,6 @@ class Finished:
     stopped_early: bool = False
 
 
-Event = Union[StageProgress, TrainingStarted, TrainStep, EpochEnd, Preview, Finished]  # noqa: UP007
+Event = Union[  # noqa: UP007
+    StageProgress, TrainingStarted, TrainStep, EpochEnd, Recovered, Preview, Finished
+]

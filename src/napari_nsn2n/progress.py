@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from .events import Event, Finished, StageProgress, TrainingStarted, TrainStep
+from .events import Event, Finished, Recovered, StageProgress, TrainingStarted, TrainStep
 
 
 class ProgressBar:
@@ -49,6 +49,8 @@ class ProgressBar:
                     refresh=False,
                 )
             self.bar.refresh()
+        elif isinstance(event, Recovered):
+            (self.bar.write if self.bar is not None else print)(f"{self.label}: {event.message()}")
         elif isinstance(event, Finished):
             self.close()
 

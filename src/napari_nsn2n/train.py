@@ -15,7 +15,8 @@ import torch
 from .config import TrainConfig
 from .control import RunControl
 from .device import release_device_memory, select_device
-from .events import EpochEnd, Preview, TrainingStarted, TrainStep
+from .events import EpochEnd, Preview, Recovered, TrainingStarted, TrainStep
+from .guard import DivergenceGuard
 from .inference import predict_slices
 from .losses import nsn2n_loss
 from .model import UNet
@@ -119,6 +120,9 @@ class Trainer:
         self.amp_dtype = autocast_dtype(self.device, config.mixed_precision)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.pin = self.device.type == "cuda"
+        self.guard = DivergenceGuard()
+        self.guard.start(self.model, self.optimizer)
+        self.last_recovery: Recovered | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -134,10 +138,8 @@ class Trainer:
         return self.epochs * self.steps_per_epoch
 
     def learning_rate(self, epoch: int) -> float:
-        """lr_0 * 0.5 ** floor(epoch / halving) (epoch counted from 0); by default the lr halves
-        every fifth of the run's epochs (``TrainConfig.halving_for``)."""
-        halving = self.config.halving_for(self.epochs)
-        return self.config.learning_rate * 0.5 ** (epoch // halving)
+        """The lr of ``epoch`` (from 0) in this run (``TrainConfig.learning_rate_at``)."""
+        return self.config.learning_rate_at(epoch, self.epochs)
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array)
@@ -148,9 +150,11 @@ class Trainer:
     def step(
         self, batch: tuple[np.ndarray, np.ndarray, np.ndarray], lr: float
     ) -> tuple[float, ...]:
-        """One optimiser step on a batch; returns (total, recon, rc, ic) as floats."""
+        """One optimiser step on a batch at the schedule's ``lr`` (scaled down by the divergence
+        guard after a rollback); returns (total, recon, rc, ic) as floats. A step whose loss
+        explodes restores earlier weights: ``last_recovery`` then says which."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * self.guard.lr_scale
         turns, flip = self.sampler.transform()
         x_a, x_b, weight = (_augment(self._to_device(a), turns, flip) for a in batch)
         cfg = self.config
@@ -169,7 +173,9 @@ class Trainer:
             terms.total.backward()
             self.optimizer.step()
         values = torch.stack([terms.total, terms.recon, terms.rc, terms.ic]).detach().float().cpu()
-        return tuple(float(v) for v in values)
+        total, recon, rc, ic = (float(v) for v in values)
+        self.last_recovery = self.guard.after_step(total, self.model, self.optimizer)
+        return total, recon, rc, ic
 
     def predict(self, slices: np.ndarray, **kwargs) -> np.ndarray:
         """Denoise normalised slices (M, H, W) with the current weights."""
@@ -185,6 +191,7 @@ class Trainer:
         """Drop the model and optimiser and give cached device memory back."""
         self.model = None
         self.optimizer = None
+        self.guard.release()
         release_device_memory(self.device)
 
 
@@ -194,10 +201,12 @@ def training_events(
     preview_index: int | Callable[[], int] | None = None,
     preview_every: int = 0,
     to_units: Callable[[np.ndarray], np.ndarray] = lambda a: a,
-) -> Iterator[TrainingStarted | TrainStep | EpochEnd | Preview]:
+) -> Iterator[TrainingStarted | TrainStep | EpochEnd | Recovered | Preview]:
     """Train for ``trainer.epochs`` epochs, yielding a ``TrainStep`` per step, an ``EpochEnd`` per
-    epoch and, every ``preview_every`` steps, a ``Preview`` of slice ``preview_index`` (an index or
-    a callable returning one, e.g. the slice the viewer shows). Ends early when ``control`` stops."""
+    epoch, a ``Recovered`` after a step whose loss exploded (the run goes on from restored
+    weights) and, every ``preview_every`` steps, a ``Preview`` of slice ``preview_index`` (an index
+    or a callable returning one, e.g. the slice the viewer shows). Ends early when ``control``
+    stops."""
     control = control or RunControl()
     yield TrainingStarted(
         total_steps=trainer.total_steps,
@@ -225,9 +234,11 @@ def training_events(
                 recon,
                 rc,
                 ic,
-                lr,
+                lr * trainer.guard.lr_scale,
                 time.perf_counter() - start,
             )
+            if trainer.last_recovery is not None:
+                yield trainer.last_recovery
             if preview_every and preview_index is not None and step % preview_every == 0:
                 index = preview_index() if callable(preview_index) else preview_index
                 image = trainer.predict(trainer.slices[index : index + 1])[0]

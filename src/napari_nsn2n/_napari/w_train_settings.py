@@ -7,7 +7,7 @@ from dataclasses import replace
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 from superqt import QCollapsible
 
-from ..config import TrainConfig
+from ..config import LR_SCHEDULES, TrainConfig
 from ..device import available_devices
 
 _DEFAULTS = TrainConfig.preset("auto")  # the paper's settings on a GPU, the fast preset on a CPU
@@ -58,7 +58,15 @@ class TrainSettingsPanel(QCollapsible):
         self.lr.setRange(1e-5, 1.0)
         self.lr.setSingleStep(1e-4)
         self.lr.setValue(_DEFAULTS.learning_rate)
-        self.lr.setToolTip("Adam learning rate, halved every fifth of the epochs")
+        self.lr.setToolTip("Adam's initial learning rate")
+        self.lr_schedule = QComboBox()
+        self.lr_schedule.addItems(list(LR_SCHEDULES))
+        self.lr_schedule.setCurrentText(_DEFAULTS.lr_schedule)
+        self.lr_schedule.setToolTip(
+            "step: halve the learning rate every fifth of the epochs (the paper's); late: hold it "
+            "for the first half, then halve every tenth (0.4-0.9 dB better at the same steps, "
+            "docs/benchmarks.md)"
+        )
         self.batch = _spin(1, 256, _DEFAULTS.batch_size, "Pairs per optimiser step")
         self.patch = _spin(0, 4096, _DEFAULTS.patch_size or 0, "Random crop size (0 = whole slice)")
         self.patch.setSingleStep(16)
@@ -80,6 +88,7 @@ class TrainSettingsPanel(QCollapsible):
             ("Epochs", self.epochs),
             ("Min. steps", self.min_steps),
             ("Learning rate", self.lr),
+            ("LR schedule", self.lr_schedule),
             ("Batch size", self.batch),
             ("Patch size", self.patch),
             ("λ RC", self.lambda_rc),
@@ -99,6 +108,7 @@ class TrainSettingsPanel(QCollapsible):
             "epochs": self.epochs,
             "min_steps": self.min_steps,
             "learning_rate": self.lr,
+            "lr_schedule": self.lr_schedule,
             "batch_size": self.batch,
             "patch_size": self.patch,
             "lambda_rc": self.lambda_rc,
@@ -121,6 +131,7 @@ class TrainSettingsPanel(QCollapsible):
             epochs=self.epochs.value(),
             min_steps=self.min_steps.value() or None,
             learning_rate=self.lr.value(),
+            lr_schedule=self.lr_schedule.currentText(),
             batch_size=self.batch.value(),
             patch_size=self.patch.value() or None,
             lambda_rc=self.lambda_rc.value(),

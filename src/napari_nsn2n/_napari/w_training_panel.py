@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import napari
 import numpy as np
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QHBoxLayout,
@@ -20,7 +20,15 @@ from qtpy.QtWidgets import (
 )
 
 from ..control import RunControl
-from ..events import EpochEnd, Finished, Preview, StageProgress, TrainingStarted, TrainStep
+from ..events import (
+    EpochEnd,
+    Finished,
+    Preview,
+    Recovered,
+    StageProgress,
+    TrainingStarted,
+    TrainStep,
+)
 from .w_common import NEED_LAYER, Panel, add_result_layer, placement, remove_layer
 from .w_input import InputPanel
 from .w_loss_plot import LossPlot
@@ -65,6 +73,7 @@ class TrainingPanel(Panel):
         self._preview_layer = None
         self.last_finished: Finished | None = None
         self.last_step: TrainStep | None = None
+        self.recoveries: list[Recovered] = []  # rollbacks of the divergence guard in this run
         self.n_previews = 0
         self._device_name = ""
         self._epochs = 0  # of the running training (min_steps may raise the setting)
@@ -115,6 +124,7 @@ class TrainingPanel(Panel):
         self.abort = threading.Event()
         self.loss_plot.clear()
         self.last_step, self.last_finished, self.n_previews = None, None, 0
+        self.recoveries = []
         self._make_preview_layer(layer)
         worker = train_worker(
             layer.data,
@@ -219,6 +229,9 @@ class TrainingPanel(Panel):
             )
         elif isinstance(event, EpochEnd):
             pass  # the status line already shows the epoch
+        elif isinstance(event, Recovered):
+            self.recoveries.append(event)
+            show_warning(f"NS-N2N: {event.message()}")
         elif isinstance(event, Finished):
             self._on_result(event)
 

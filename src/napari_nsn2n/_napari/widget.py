@@ -64,8 +64,8 @@ _FORWARDED = {
         "_show_cached_mask=show_cached"
     ),
     "settings_panel": (
-        "epochs min_steps lr batch patch lambda_rc lambda_ic seed base_channels device_combo "
-        "preview_every tta train_config"
+        "epochs min_steps lr lr_schedule batch patch lambda_rc lambda_ic seed base_channels "
+        "device_combo preview_every tta train_config"
     ),
     "training_panel": (
         "train_button pause_button stop_button run_progress status_label loss_plot is_training "
