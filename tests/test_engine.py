@@ -302,3 +302,27 @@ def test_the_guards_snapshots_do_not_change_a_healthy_run(noisy_stack):
         outputs.append(trainer.predict(prepared.slices))
         trainer.close()
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_training_events_report_a_rollback_and_go_on(noisy_stack):
+    from napari_nsn2n.events import Recovered
+    from napari_nsn2n.train import Trainer, training_events
+
+    class Exploding(Trainer):  # a schedule with one absurd epoch: its first update blows up
+        def learning_rate(self, epoch: int) -> float:
+            return 1e4 if epoch == 10 else 1e-3
+
+    _, noisy = noisy_stack
+    prepared = PreparedStack.from_array(noisy[:7, :32, :32])  # 6 pairs: 3 steps per epoch
+    config = TrainConfig(epochs=14, base_channels=4, depth=1, patch_size=None, batch_size=2)
+    trainer = Exploding(prepared.slices, None, prepared.layout.pair_starts(), config)
+    events = list(training_events(trainer))
+    trainer.close()
+    recoveries = [e for e in events if isinstance(e, Recovered)]
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    assert recoveries and recoveries[0].step == 10 * trainer.steps_per_epoch + 2
+    assert len(steps) == trainer.total_steps  # the run goes on to its end
+    assert steps[-1].lr == pytest.approx(1e-3 * recoveries[-1].lr_scale)
+    assert np.isfinite(steps[-1].loss) and steps[-1].loss < 20 * np.median(
+        [s.loss for s in steps[: 10 * trainer.steps_per_epoch]][-50:]
+    )

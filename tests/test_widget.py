@@ -298,3 +298,17 @@ def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):
     np.testing.assert_allclose(with_tta, expected, atol=1e-5)
     assert np.abs(with_tta - applied.data).max() > 1e-4
     assert widget.load_model(tmp_path / "missing.pt") is None  # reported, not raised
+
+
+def test_a_rollback_of_the_divergence_guard_is_shown(make_napari_viewer):
+    from napari.utils.notifications import notification_manager
+
+    from napari_nsn2n.events import Recovered
+
+    viewer = make_napari_viewer()
+    widget, _ = _widget(viewer, None)
+    event = Recovered(step=120, restored_step=50, loss=2.7, median=0.004, lr_scale=0.5)
+    widget.training_panel._on_train_event(event)
+    assert widget.training_panel.recoveries == [event]
+    messages = [str(n.message) for n in notification_manager.records]
+    assert any("step 120" in m and "step 50 restored" in m for m in messages)
