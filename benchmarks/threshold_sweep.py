@@ -20,7 +20,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import CASES, RESULTS, SHAPE, budget_config, load_case, slice_metrics
+from quality import (
+    CASES,
+    RESULTS,
+    SHAPE,
+    budget_config,
+    load_case,
+    schedule_overrides,
+    slice_metrics,
+)
 
 from napari_nsn2n.api import PreparedStack, compute_differences, denoise
 from napari_nsn2n.config import LR_SCHEDULES
@@ -86,7 +94,7 @@ def main(argv=None) -> None:
         prepared = PreparedStack.from_array(case.noisy)
         diffs = compute_differences(prepared)
         n_pairs = len(prepared.layout.pair_starts())
-        schedule = {"lr_schedule": args.lr_schedule} if args.lr_schedule else {}
+        schedule = schedule_overrides(args)
         auto = diffs.suggest_threshold(budget_config(args.steps, n_pairs, args.threads, **schedule))
         path = args.out / f"threshold_sweep_{name}.json"
         record = json.loads(path.read_text()) if path.exists() else {"points": {}}

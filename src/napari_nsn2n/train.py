@@ -223,6 +223,7 @@ def training_events(
             control.wait_while_paused()
             if control.stopped:
                 return
+            step_lr = lr * trainer.guard.lr_scale  # before a rollback in this step halves it
             total, recon, rc, ic = trainer.step(batch, lr)
             step += 1
             losses.append(total)
@@ -234,7 +235,7 @@ def training_events(
                 recon,
                 rc,
                 ic,
-                lr * trainer.guard.lr_scale,
+                step_lr,
                 time.perf_counter() - start,
             )
             if trainer.last_recovery is not None:
