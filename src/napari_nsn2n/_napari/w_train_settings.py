@@ -64,8 +64,8 @@ class TrainSettingsPanel(QCollapsible):
         self.lr_schedule.setCurrentText(_DEFAULTS.lr_schedule)
         self.lr_schedule.setToolTip(
             "step: halve the learning rate every fifth of the epochs (the paper's); late: hold it "
-            "for the first half, then halve every tenth (0.4-0.9 dB better at the same steps, "
-            "docs/benchmarks.md)"
+            "for the first half, then halve every tenth (+0.02 to +0.86 dB at the same steps on "
+            "the benchmark phantoms, docs/benchmarks.md)"
         )
         self.batch = _spin(1, 256, _DEFAULTS.batch_size, "Pairs per optimiser step")
         self.patch = _spin(0, 4096, _DEFAULTS.patch_size or 0, "Random crop size (0 = whole slice)")
