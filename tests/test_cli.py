@@ -218,3 +218,26 @@ def test_lr_schedule_option_reaches_the_trained_model(tmp_path, tif_stack):
     assert not np.allclose(runs["default"][0], runs["step"][0])
     bad = nsn2n("denoise", tif_stack, "-o", tmp_path / "x.tif", "--lr-schedule", "cosine")
     assert bad.returncode == 2 and "--lr-schedule" in bad.stderr
+
+
+def test_rician_option_removes_the_background_floor(tmp_path):
+    from napari_nsn2n.samples import mri_stack
+
+    sample = mri_stack((6, 48, 48), level=0.05)
+    source = tmp_path / "t1.nii.gz"
+    nib.save(nib.Nifti1Image(np.moveaxis(sample.noisy, 0, -1), np.eye(4)), source)
+    outputs = {}
+    for name, extra in (("plain", []), ("auto", ["--rician"]), ("given", ["--rician", "0.04"])):
+        out = tmp_path / f"{name}.nii.gz"
+        result = nsn2n("denoise", source, "-o", out, "--threshold", "0.05", *extra, *FAST)
+        assert result.returncode == 0, result.stderr
+        assert ("Rician bias removed" in result.stderr) == (name != "plain")
+        outputs[name] = read_volume(out).data
+    clean = tmp_path / "clean.nii.gz"  # read back as the outputs are (the reader's axis order)
+    nib.save(nib.Nifti1Image(np.moveaxis(sample.clean, 0, -1), np.eye(4)), clean)
+    background = read_volume(clean).data == 0
+    assert outputs["auto"][background].mean() < 0.5 * outputs["plain"][background].mean()
+    assert "sigma 0.04" in result.stderr  # the given sigma is used as it is
+    for bad in ("0", "abc"):
+        rejected = nsn2n("denoise", source, "-o", tmp_path / "x.nii.gz", "--rician", bad)
+        assert rejected.returncode == 2 and "--rician" in rejected.stderr

@@ -253,6 +253,7 @@ def test_settings_persist_between_instances(make_napari_viewer):
     first.threshold_slider.setValue(0.033)
     first.device_combo.setCurrentText("cpu")
     first.tta.setChecked(True)
+    first.rician.setChecked(True)
     first.stabilize.setCurrentText("off")
     assert first.lr_schedule.currentText() == "late"  # the fast preset's, on this CPU machine
     first.lr_schedule.setCurrentText("step")
@@ -263,6 +264,7 @@ def test_settings_persist_between_instances(make_napari_viewer):
     assert second.threshold_slider.value() == pytest.approx(0.033)
     assert second.device_combo.currentText() == "cpu"
     assert second.tta.isChecked()
+    assert second.rician.isChecked()
     assert second.stabilize.currentText() == "off"
     assert second.lowpass_settings().stabilize == "off"
     assert second.train_config().epochs == 7
@@ -298,6 +300,28 @@ def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):
     np.testing.assert_allclose(with_tta, expected, atol=1e-5)
     assert np.abs(with_tta - applied.data).max() > 1e-4
     assert widget.load_model(tmp_path / "missing.pt") is None  # reported, not raised
+
+
+def test_rician_correction_reaches_the_result_and_apply(make_napari_viewer, qtbot):
+    from napari_nsn2n.rician import remove_rician_bias
+    from napari_nsn2n.samples import mri_stack
+
+    viewer = make_napari_viewer()
+    sample = mri_stack((6, 48, 48), level=0.05)
+    widget, layer = _widget(viewer, qtbot, data=sample.noisy, epochs=1, preview_every=0)
+    widget.rician.setChecked(True)
+    widget.train_button.click()
+    _wait_idle(widget, qtbot)
+    sigma = widget.bundle.meta["rician_sigma"]
+    assert sigma == pytest.approx(0.05 * float(sample.clean.max()), rel=0.3)
+    plain = apply_model(widget.bundle, layer.data, axis=0, device="cpu")
+    result = viewer.layers["noisy denoised"].data
+    np.testing.assert_allclose(result, remove_rician_bias(plain, sigma), atol=1e-4)
+    assert result[sample.clean == 0].mean() < 0.5 * plain[sample.clean == 0].mean()
+    widget.apply_button.click()  # 'Apply to layer' corrects too (sigma estimated again)
+    qtbot.waitUntil(lambda: "noisy denoised (model)" in viewer.layers, timeout=20000)
+    applied = viewer.layers["noisy denoised (model)"].data
+    np.testing.assert_allclose(applied, result, atol=1e-4)
 
 
 def test_a_rollback_of_the_divergence_guard_is_shown(make_napari_viewer):

@@ -78,6 +78,7 @@ def run_denoise(args: argparse.Namespace) -> int:
                 args.device,
                 tta=args.tta,
                 cast_output=args.keep_dtype,
+                rician=args.rician or False,
             )
         else:
             with ProgressBar(Path(source).name, disable=args.quiet) as bar:
@@ -90,10 +91,14 @@ def run_denoise(args: argparse.Namespace) -> int:
                     lowpass=LowpassSettings(stabilize=args.stabilize),
                     tta=args.tta,
                     cast_output=args.keep_dtype,
+                    rician=args.rician or False,
                 ):
                     bar.update(event)
                     if isinstance(event, Finished):
                         denoised, trained = event.denoised, event.model
+            sigma = trained.meta.get("rician_sigma")
+            if sigma:
+                print(f"Rician bias removed (sigma {sigma:.4g})", file=sys.stderr)
             if args.save_model is not None:
                 save_model(trained, args.save_model, overwrite=True)
                 print(f"model: {args.save_model}", file=sys.stderr)

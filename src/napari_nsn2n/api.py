@@ -15,6 +15,7 @@ import numpy as np
 from .config import TrainConfig
 from .control import RunControl
 from .device import release_device_memory, select_device
+from .errors import NSN2NError
 from .events import Event, Finished, StageProgress, TrainStep
 from .inference import default_batch_size, predict_slices
 from .masks import (
@@ -28,6 +29,7 @@ from .masks import (
 )
 from .model_io import ModelBundle
 from .noise_model import PoissonGaussian
+from .rician import estimate_rician_sigma, remove_rician_bias
 from .stack import NormalizedSlices, Normalizer, SliceLayout, check_stack, is_lazy
 from .storage import allocate, fits_in_memory
 from .threshold import k_for_budget, suggest_threshold
@@ -75,14 +77,45 @@ class PreparedStack:
         """Normalised (M, H, W) slices in memory back to the input's shape and units."""
         return self.normalizer.inverse(self.layout.from_slices(np.asarray(slices)), cast=cast)
 
+    def rician_sigma(self, rician: bool | float | str | None, max_slices: int = 32) -> float | None:
+        """The noise sigma (input units) for the Rician bias correction: None when ``rician`` is
+        off (False / None / 0), estimated on up to ``max_slices`` evenly spaced slices when it is
+        True or "auto", else ``float(rician)``."""
+        if rician is None or rician is False or (not isinstance(rician, str) and rician == 0):
+            return None
+        if self.normalizer.low < 0:
+            raise NSN2NError(
+                "Rician correction needs magnitude data (the stack has negative values)"
+            )
+        if rician is True or (isinstance(rician, str) and rician.lower() == "auto"):
+            picks = evenly_spaced(len(self.slices), max_slices)
+            planes = self.normalizer.inverse(np.stack([self.slices[i] for i in picks]))
+            return estimate_rician_sigma(planes)
+        sigma = float(rician)
+        if not sigma > 0:
+            raise NSN2NError(f"Rician sigma must be > 0, got {rician}")
+        return sigma
+
     def allocate_output(self, cast: bool = False) -> np.ndarray:
         """An array of the input's shape for the result (a temporary memmap for big lazy inputs)."""
         dtype = self.normalizer.dtype if cast else np.float32
         return allocate(self.layout.shape, dtype, spill=self.lazy)
 
-    def write(self, out: np.ndarray, first: int, block: np.ndarray, cast: bool = False) -> None:
-        """Store normalised slices ``first, first + 1, ...`` into ``out`` in the input's units."""
-        block = self.normalizer.inverse(block, cast=cast)
+    def write(
+        self,
+        out: np.ndarray,
+        first: int,
+        block: np.ndarray,
+        cast: bool = False,
+        rician_sigma: float | None = None,
+    ) -> None:
+        """Store normalised slices ``first, first + 1, ...`` into ``out`` in the input's units;
+        with ``rician_sigma`` (input units) after removing the Rician bias (``rician.py``)."""
+        block = self.normalizer.inverse(block)
+        if rician_sigma:
+            block = remove_rician_bias(block, rician_sigma)
+        if cast:
+            block = self.normalizer.cast(block)
         for k, plane in enumerate(block):
             out[self.layout.index_of(first + k)] = plane
 
@@ -242,6 +275,7 @@ def run(
     cast_output: bool = False,
     out: np.ndarray | None = None,
     in_memory: bool | None = None,
+    rician: bool | float | str = False,
 ) -> Iterator[Event]:
     """The whole NS-N2N pipeline as a generator of events, ending with ``Finished``.
 
@@ -254,11 +288,15 @@ def run(
     slice by slice, e.g. a ``tifffile.memmap`` to stream a stack larger than memory to disk;
     ``in_memory`` as in :meth:`PreparedStack.from_array` (default: load unless too big).
     ``preview_index`` counts slices along the slice axis (of the first volume for 4D data).
+    ``rician`` (magnitude MRI): remove the Rician bias from the result (``rician.py``) with the
+    noise sigma in input units, or estimated from the stack when True / "auto"; the model's meta
+    records the sigma used.
     """
     config = config or TrainConfig.preset("auto")
     control = control or RunControl()
     started = time.perf_counter()
     prepared = PreparedStack.from_array(data, axis, axes, in_memory=in_memory)
+    rician_sigma = prepared.rician_sigma(rician)
     if differences is None and config.use_mask:
         for item in lowpass_events(prepared, lowpass, control=control):
             if isinstance(item, PairDifferences):
@@ -280,7 +318,7 @@ def run(
         batch = 8  # slices per progress event; predict_slices batches them for the device
         for first in range(0, len(prepared.slices), batch):
             block = trainer.predict(prepared.slices[first : first + batch], tta=tta)
-            prepared.write(result, first, block, cast=cast_output)
+            prepared.write(result, first, block, cast_output, rician_sigma)
             yield StageProgress(
                 "inference", min(first + batch, len(prepared.slices)), len(prepared.slices)
             )
@@ -296,6 +334,7 @@ def run(
                 "steps": steps_done,
                 "recoveries": len(trainer.guard.recoveries),
                 "loss_peak_ratio": round(trainer.guard.peak_ratio, 2),
+                "rician_sigma": rician_sigma,
             },
         )
     finally:
@@ -342,8 +381,10 @@ def apply_model(
     batch_size: int | None = None,
     out: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    rician: bool | float | str = False,
 ) -> np.ndarray:
-    """Denoise another stack with a trained model, batch by batch (``out`` as in :func:`run`).
+    """Denoise another stack with a trained model, batch by batch (``out`` and ``rician`` as in
+    :func:`run`; ``rician`` is estimated on this stack).
 
     By default the stack is scaled with the training stack's normalisation, so the same physical
     units (e.g. HU) meet the same network input; ``renormalize`` uses this stack's own min/max.
@@ -352,6 +393,7 @@ def apply_model(
     prepared = PreparedStack.from_array(data, axis, axes, normalizer)
     if not renormalize:  # results come back in this stack's dtype when cast
         prepared.normalizer = replace(bundle.normalizer, dtype=str(np.dtype(data.dtype)))
+    rician_sigma = prepared.rician_sigma(rician)
     torch_device = select_device(device)
     model = bundle.build(torch_device)
     amp = autocast_dtype(torch_device, bundle.config.mixed_precision)
@@ -361,7 +403,7 @@ def apply_model(
         for first in range(0, len(prepared.slices), batch_size):
             block = prepared.slices[first : first + batch_size]
             block = predict_slices(model, block, torch_device, batch_size, tta=tta, amp_dtype=amp)
-            prepared.write(result, first, block, cast=cast_output)
+            prepared.write(result, first, block, cast_output, rician_sigma)
             if progress is not None:
                 progress(min(first + batch_size, len(prepared.slices)), len(prepared.slices))
     finally:

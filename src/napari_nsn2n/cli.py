@@ -16,6 +16,7 @@ examples:
   nsn2n denoise ct_series_dir/ -o ct_denoised.tif --threshold 0.01 --epochs 60 --save-model ct.pt
   nsn2n denoise timelapse.tif -o out.tif --axis t --device cuda
   nsn2n denoise next_scan.nii.gz -o next_denoised.nii.gz --model ct.pt
+  nsn2n denoise t1_magnitude.nii.gz -o t1_denoised.nii.gz --rician   (magnitude MRI: no Rician floor)
   nsn2n denoise a.tif b.tif c.tif -o denoised/          (several inputs: -o is a folder)
   nsn2n mask scan.nii.gz --threshold 0.01 -o scan_mask.tif
 """
@@ -35,6 +36,19 @@ def _threshold(text: str) -> float | str:
 
 def _axis(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _rician(text: str) -> float | str:
+    """``--rician`` value: "auto" or a noise sigma > 0 in input units."""
+    if text.lower() == "auto":
+        return "auto"
+    try:
+        sigma = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or 'auto': {text!r}") from None
+    if not sigma > 0:
+        raise argparse.ArgumentTypeError(f"the Rician sigma must be > 0, got {text}")
+    return sigma
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     _stabilize_option(den)
     den.add_argument(
         "--tta", action="store_true", help="average over 8 flips/rotations at inference"
+    )
+    den.add_argument(
+        "--rician",
+        nargs="?",
+        const="auto",
+        type=_rician,
+        metavar="SIGMA",
+        help="magnitude MRI: remove the Rician bias (background floor) from the result; SIGMA "
+        "is the noise level in input units, estimated from the stack when left out",
     )
     den.add_argument(
         "--keep-dtype",

@@ -123,8 +123,11 @@ class Normalizer:
     def inverse(self, data: np.ndarray, cast: bool = False) -> np.ndarray:
         """Back to input units as float32; with ``cast`` round and clip to the input dtype."""
         out = np.asarray(data, dtype=np.float64) * self.scale + self.low
-        if not cast:
-            return out.astype(np.float32)
+        return self.cast(out) if cast else out.astype(np.float32)
+
+    def cast(self, units: np.ndarray) -> np.ndarray:
+        """Values in input units to the input dtype (rounded and clipped for integers)."""
+        out = np.asarray(units, dtype=np.float64)
         dtype = np.dtype(self.dtype)
         if dtype.kind in "iub":
             info = np.iinfo(dtype) if dtype.kind != "b" else None

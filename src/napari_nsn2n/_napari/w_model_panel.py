@@ -35,12 +35,13 @@ class ModelPanel(Panel):
         source: InputPanel,
         device: Callable[[], str],
         tta: Callable[[], bool],
+        rician: Callable[[], bool],
         status: Callable[[str], None],
         on_error: Callable[[Exception], None],
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Model", viewer, source, on_error, parent)
-        self._device, self._tta = device, tta
+        self._device, self._tta, self._rician = device, tta, rician
         self._status = status
         self.bundle: ModelBundle | None = None
         self.worker = None  # the running apply worker
@@ -126,7 +127,9 @@ class ModelPanel(Panel):
         if layer is None or axis is None:
             show_error(NEED_LAYER)
             return
-        worker = apply_worker(self.bundle, layer.data, axis, self._device(), self._tta())
+        worker = apply_worker(
+            self.bundle, layer.data, axis, self._device(), self._tta(), self._rician()
+        )
         self._apply_source = layer
         worker.returned.connect(self._on_applied)
         worker.errored.connect(self._on_error)

@@ -84,6 +84,12 @@ class TrainSettingsPanel(QCollapsible):
             "8 flips / rotations, about 8x the inference time; +0.03 to +0.4 dB in "
             "docs/benchmarks.md"
         )
+        self.rician = QCheckBox("remove the background floor")
+        self.rician.setToolTip(
+            "Magnitude MRI: Rician noise lifts the mean above the signal (an empty background "
+            "becomes sigma*sqrt(pi/2)); invert that bias in the result, with sigma estimated "
+            "from the stack (final result and 'Apply to layer'; docs/method.md)"
+        )
         for label, widget in (
             ("Epochs", self.epochs),
             ("Min. steps", self.min_steps),
@@ -98,6 +104,7 @@ class TrainSettingsPanel(QCollapsible):
             ("Device", self.device_combo),
             ("Preview every", self.preview_every),
             ("Test-time aug.", self.tta),
+            ("Rician bias", self.rician),
         ):
             form.addRow(label, widget)
         self.addWidget(inner)
@@ -118,6 +125,7 @@ class TrainSettingsPanel(QCollapsible):
             "device": self.device_combo,
             "preview_every": self.preview_every,
             "tta": self.tta,
+            "rician": self.rician,
         }
 
     @property

@@ -138,6 +138,7 @@ class TrainingPanel(Panel):
             self.settings.preview_every.value(),
             self.abort,
             self.settings.tta.isChecked(),
+            self.settings.rician.isChecked(),
         )
         worker.yielded.connect(self._on_train_event)
         worker.errored.connect(self._on_error)

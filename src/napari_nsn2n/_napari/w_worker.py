@@ -79,6 +79,7 @@ def train_worker(
     preview_every: int,
     abort: threading.Event,
     tta: bool = False,
+    rician: bool = False,
 ):
     """The whole engine run in this worker thread. ``control.stop()`` ends training early (the
     engine still denoises and yields Finished). ``abort`` (set when the widget or viewer closes,
@@ -96,6 +97,7 @@ def train_worker(
         preview_index=preview_index,
         preview_every=preview_every,
         tta=tta,
+        rician=rician,
     )
 
     def until_aborted():
@@ -112,6 +114,11 @@ def train_worker(
 
 @thread_worker
 def apply_worker(
-    bundle: ModelBundle, data: np.ndarray, axis: int, device: str, tta: bool = False
+    bundle: ModelBundle,
+    data: np.ndarray,
+    axis: int,
+    device: str,
+    tta: bool = False,
+    rician: bool = False,
 ) -> np.ndarray:
-    return api.apply_model(bundle, data, axis=axis, device=device, tta=tta)
+    return api.apply_model(bundle, data, axis=axis, device=device, tta=tta, rician=rician)

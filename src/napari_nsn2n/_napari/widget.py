@@ -65,7 +65,7 @@ _FORWARDED = {
     ),
     "settings_panel": (
         "epochs min_steps lr lr_schedule batch patch lambda_rc lambda_ic seed base_channels "
-        "device_combo preview_every tta train_config"
+        "device_combo preview_every tta rician train_config"
     ),
     "training_panel": (
         "train_button pause_button stop_button run_progress status_label loss_plot is_training "
@@ -103,6 +103,7 @@ class DenoiseWidget(QWidget):
             self.source_panel,
             lambda: self.settings_panel.device,
             self.settings_panel.tta.isChecked,
+            self.settings_panel.rician.isChecked,
             self.training_panel.status_label.setText,
             self._on_worker_error,
         )
