@@ -142,7 +142,8 @@ def run_ours(
     ``preset`` (e.g. "paper") trains with ``TrainConfig.preset`` instead of the fixed step budget."""
     prepared = PreparedStack.from_array(case.noisy)
     if preset:
-        config = TrainConfig.preset(preset, device="cpu", num_threads=threads, seed=0, **overrides)
+        settings = {"device": "cpu", "num_threads": threads, "seed": 0, **overrides}
+        config = TrainConfig.preset(preset, **settings)
     else:
         config = budget_config(steps, len(prepared.layout.pair_starts()), threads, **overrides)
     start = time.perf_counter()
@@ -208,7 +209,7 @@ def part_table(names, args, results, keep):
             results.setdefault("table", {})[name] = rows
             save(results, args)
             continue
-        overrides = schedule_overrides(args)
+        overrides = {**schedule_overrides(args), "seed": args.seed}
         if args.min_steps is not None:
             overrides["min_steps"] = args.min_steps or None
         out, sec, info = run_ours(case, args.steps, args.threads, preset=args.preset, **overrides)
@@ -466,6 +467,7 @@ def main(argv=None) -> None:
         help="ours: TrainConfig.lr_schedule (default: step for the fixed budget, the preset's "
         "with --preset)",
     )
+    parser.add_argument("--seed", type=int, default=0, help="table: ours' training seed")
     parser.add_argument("--curve-steps", type=int, default=1000)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
@@ -492,6 +494,7 @@ def main(argv=None) -> None:
         "preset": args.preset,
         "min_steps": args.min_steps,
         "lr_schedule": args.lr_schedule,
+        "seed": args.seed,
         "threads": args.threads,
     }
     keep = {}

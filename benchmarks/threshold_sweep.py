@@ -163,7 +163,11 @@ def _seed_rows(record: dict, folder: Path) -> dict[float, list[dict]]:
             data = json.loads(table.read_text())
             row = data.get("table", {}).get(name, {}).get("ours")
             settings = data.get("settings", {})
-            same_budget = settings.get("steps") == record["steps"] and not settings.get("preset")
+            same_budget = (
+                settings.get("steps") == record["steps"]
+                and not settings.get("preset")
+                and settings.get("seed", 0) == 0
+            )
             if row and abs(row["th"] - auto) < 1e-9 and same_budget:
                 runs.setdefault(auto, []).append(
                     {

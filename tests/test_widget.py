@@ -313,6 +313,7 @@ def test_rician_correction_reaches_the_result_and_apply(make_napari_viewer, qtbo
     widget.train_button.click()
     _wait_idle(widget, qtbot)
     sigma = widget.bundle.meta["rician_sigma"]
+    assert f"Rician bias removed (σ {sigma:.3g})" in widget.status_label.text()
     assert sigma == pytest.approx(0.05 * float(sample.clean.max()), rel=0.3)
     plain = apply_model(widget.bundle, layer.data, axis=0, device="cpu")
     result = viewer.layers["noisy denoised"].data

@@ -265,9 +265,11 @@ class TrainingPanel(Panel):
         self.masks.hide_mask()
         how = "stopped early" if event.stopped_early else "done"
         steps = self.last_step.step if self.last_step else 0
+        sigma = event.model.meta.get("rician_sigma")
+        rician = f" · Rician bias removed (σ {sigma:.3g})" if sigma else ""
         self.status_label.setText(
             f"{how} in {_fmt_time(event.elapsed_s)} · {steps} steps · "
-            f"{self._device_name} → '{name}'"
+            f"{self._device_name} → '{name}'{rician}"
         )
         self.trained.emit(event.model)
 
