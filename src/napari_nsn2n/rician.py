@@ -4,8 +4,8 @@ A magnitude image M = |A + n1 + i n2|, n1, n2 ~ N(0, sigma^2), is Rician: its me
 true signal A, most of all where A is small (an empty background has mean sigma sqrt(pi/2), not 0).
 NS-N2N, like every denoiser that keeps the mean, estimates E[M], so that floor stays in its output.
 ``remove_rician_bias`` inverts the Rician mean, E[M | A, sigma] = denoised value -> A (values at or
-below the floor give 0), which is the standard correction for an estimate of E[M] (e.g. Koay and
-Basser 2006; the approach of DIPY's ``nlmeans(rician=True)`` in the squared domain).
+below the floor give 0): the first-moment version of the moment-based corrections of magnitude
+signals (Koay and Basser 2006); sqrt(max(m^2 - 2 sigma^2, 0)) is the common second-moment one.
 ``estimate_rician_sigma`` finds sigma blindly. Both work in the input's units: a Rician image
 needs its true zero, so no min-max normalisation may sit in between.
 """
