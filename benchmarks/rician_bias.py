@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from quality import load_case, run_baselines, run_ours, slice_metrics
+from quality import load_case, run_baselines, run_ours, save, slice_metrics
 
 from napari_nsn2n.api import apply_model
 from napari_nsn2n.config import LR_SCHEDULES
@@ -83,8 +83,7 @@ def main() -> None:
     results.setdefault("commands", []).append("python rician_bias.py " + " ".join(sys.argv[1:]))
     for name in args.cases:
         results[name] = run_case(name, args)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1))
+        save(results, args)
 
 
 if __name__ == "__main__":

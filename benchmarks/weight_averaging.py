@@ -9,14 +9,13 @@ the model, so every decay is measured on the same run at no extra training.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from checkpoints import train_with_checkpoints
-from quality import budget_config, load_case, slice_metrics
+from quality import budget_config, load_case, save, slice_metrics
 
 from napari_nsn2n.api import PreparedStack, compute_differences
 from napari_nsn2n.train import Trainer
@@ -88,8 +87,7 @@ def main() -> None:
     results = {"args": {k: str(v) for k, v in vars(args).items()}}
     for name in args.cases:
         results[name] = run_case(name, args)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1))
+        save(results, args)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def run_denoise(args: argparse.Namespace) -> int:
                 args.device,
                 tta=args.tta,
                 cast_output=args.keep_dtype,
-                rician=args.rician or False,
+                rician=args.rician,
             )
         else:
             with ProgressBar(Path(source).name, disable=args.quiet) as bar:
@@ -91,7 +91,7 @@ def run_denoise(args: argparse.Namespace) -> int:
                     lowpass=LowpassSettings(stabilize=args.stabilize),
                     tta=args.tta,
                     cast_output=args.keep_dtype,
-                    rician=args.rician or False,
+                    rician=args.rician,
                 ):
                     bar.update(event)
                     if isinstance(event, Finished):

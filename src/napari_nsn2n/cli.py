@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import LR_SCHEDULES
@@ -22,16 +22,23 @@ examples:
 """
 
 
-def _threshold(text: str) -> float | str:
+def _auto_or_number(text: str, valid: Callable[[float], bool], rule: str) -> float | str:
+    """``"auto"``, or a number for which ``valid`` holds (else ``rule`` is the error)."""
     if text.lower() == "auto":
         return "auto"
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError("the threshold lives on the [0, 1] normalised scale")
+    if not valid(value):
+        raise argparse.ArgumentTypeError(rule.format(text))
     return value
+
+
+def _threshold(text: str) -> float | str:
+    return _auto_or_number(
+        text, lambda v: 0 <= v <= 1, "the threshold lives on the [0, 1] normalised scale"
+    )
 
 
 def _axis(text: str) -> int | str:
@@ -40,15 +47,7 @@ def _axis(text: str) -> int | str:
 
 def _rician(text: str) -> float | str:
     """``--rician`` value: "auto" or a noise sigma > 0 in input units."""
-    if text.lower() == "auto":
-        return "auto"
-    try:
-        sigma = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number or 'auto': {text!r}") from None
-    if not sigma > 0:
-        raise argparse.ArgumentTypeError(f"the Rician sigma must be > 0, got {text}")
-    return sigma
+    return _auto_or_number(text, lambda v: v > 0, "the Rician sigma must be > 0, got {}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rician",
         nargs="?",
         const="auto",
+        default=False,
         type=_rician,
         metavar="SIGMA",
         help="magnitude MRI: remove the Rician bias (background floor) from the result; SIGMA "
