@@ -15,14 +15,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from quality import load_case, run_ours, slice_metrics
+from quality import headline_scores, load_case, run_ours
 
 from napari_nsn2n.api import apply_model
+from napari_nsn2n.config import LR_SCHEDULES
 
 
 def _scores(clean: np.ndarray, out: np.ndarray) -> list[float]:
-    m = slice_metrics(clean, out)
-    return [round(float(m["psnr"].mean()), 2), round(float(np.nanmean(m["psnr_fg"])), 2)]
+    """[whole, foreground] PSNR."""
+    scores = headline_scores(clean, out)
+    return [scores["psnr"], scores["psnr_fg"]]
 
 
 def train(args) -> None:
@@ -53,7 +55,7 @@ def main() -> None:
     parser.add_argument("--case", default="microscopy")
     parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr-schedule", default="late")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="late")
     parser.add_argument("--tta", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dir", type=Path, required=True)

@@ -121,6 +121,16 @@ def slice_metrics(clean: np.ndarray, test: np.ndarray) -> dict:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def headline_scores(clean: np.ndarray, test: np.ndarray) -> dict:
+    """Mean PSNR (whole, foreground) and whole-image SSIM (%) over slices, to 2 decimals."""
+    m = slice_metrics(clean, test)
+    return {
+        "psnr": round(float(m["psnr"].mean()), 2),
+        "psnr_fg": round(float(np.nanmean(m["psnr_fg"])), 2),
+        "ssim": round(float(m["ssim"].mean()) * 100, 2),
+    }
+
+
 def summarize(per_slice: dict, seconds: float) -> dict:
     row = {"seconds": round(seconds, 2)}
     for key, values in per_slice.items():
@@ -270,11 +280,8 @@ def part_tta(names, args, results, keep):
             start = time.perf_counter()
             out = apply_model(info["bundle"], case.noisy, device="cpu", tta=tta)
             sec = time.perf_counter() - start
-            m = slice_metrics(case.clean, out)
             row["tta" if tta else "plain"] = {
-                "psnr": round(float(m["psnr"].mean()), 2),
-                "psnr_fg": round(float(np.nanmean(m["psnr_fg"])), 2),
-                "ssim": round(float(m["ssim"].mean()) * 100, 2),
+                **headline_scores(case.clean, out),
                 "inference_seconds": round(sec, 2),
             }
         row["gain_db"] = round(row["tta"]["psnr"] - row["plain"]["psnr"], 2)

@@ -18,22 +18,20 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from quality import load_case, run_baselines, run_ours, save, slice_metrics
+from quality import (
+    headline_scores,
+    load_case,
+    run_baselines,
+    run_ours,
+    save,
+    schedule_overrides,
+)
 
 from napari_nsn2n.api import apply_model
 from napari_nsn2n.config import LR_SCHEDULES
 from napari_nsn2n.rician import estimate_rician_sigma, remove_rician_bias, rician_mean
 
 LEVELS = {"mri5": 0.05, "mri7": 0.07, "mri9": 0.09}
-
-
-def scores(clean: np.ndarray, out: np.ndarray) -> dict:
-    m = slice_metrics(clean, out)
-    return {
-        "psnr": round(float(m["psnr"].mean()), 2),
-        "psnr_fg": round(float(np.nanmean(m["psnr_fg"])), 2),
-        "ssim": round(float(m["ssim"].mean()) * 100, 2),
-    }
 
 
 def run_case(name: str, args) -> dict:
@@ -46,8 +44,7 @@ def run_case(name: str, args) -> dict:
     ).items():
         outputs[method] = out
     if not args.skip_ours:
-        schedule = {"lr_schedule": args.lr_schedule} if args.lr_schedule else {}
-        _, seconds, info = run_ours(case, args.steps, args.threads, **schedule)
+        _, seconds, info = run_ours(case, args.steps, args.threads, **schedule_overrides(args))
         outputs["ours"] = apply_model(info["bundle"], case.noisy, device="cpu")
         if args.tta:
             outputs["ours_tta"] = apply_model(info["bundle"], case.noisy, device="cpu", tta=True)
@@ -55,11 +52,11 @@ def run_case(name: str, args) -> dict:
     rows = {}
     for method, out in outputs.items():
         rows[method] = {
-            "as_is": scores(case.clean, out),
-            "unbiased": scores(case.clean, remove_rician_bias(out, sigma)),
+            "as_is": headline_scores(case.clean, out),
+            "unbiased": headline_scores(case.clean, remove_rician_bias(out, sigma)),
         }
         print(name, method, rows[method], flush=True)
-    cap = scores(case.clean, rician_mean(case.clean, true_sigma).astype(np.float32))
+    cap = headline_scores(case.clean, rician_mean(case.clean, true_sigma).astype(np.float32))
     return {
         "sigma_true": round(true_sigma, 5),
         "sigma_estimated": round(sigma, 5),
