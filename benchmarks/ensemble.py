@@ -15,7 +15,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from quality import headline_scores, load_case, run_ours
+from quality import (
+    add_lambda_rc_option,
+    headline_scores,
+    load_case,
+    run_ours,
+    schedule_overrides,
+)
 
 from napari_nsn2n.api import apply_model
 from napari_nsn2n.config import LR_SCHEDULES
@@ -30,7 +36,7 @@ def _scores(clean: np.ndarray, out: np.ndarray) -> list[float]:
 def train(args) -> None:
     case = load_case(args.case)
     _, seconds, info = run_ours(
-        case, args.steps, args.threads, lr_schedule=args.lr_schedule, seed=args.seed
+        case, args.steps, args.threads, seed=args.seed, **schedule_overrides(args)
     )
     out = apply_model(info["bundle"], case.noisy, device="cpu", tta=args.tta)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +62,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="late")
+    add_lambda_rc_option(parser)
     parser.add_argument("--tta", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dir", type=Path, required=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from quality import (
+    add_lambda_rc_option,
     headline_scores,
     load_case,
     run_baselines,
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--baselines", nargs="*", default=["gaussian", "nlm", "bm3d"])
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="late")
+    add_lambda_rc_option(parser)
     parser.add_argument("--tta", action="store_true", help="also score ours with TTA")
     parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--threads", type=int, default=1)

@@ -24,6 +24,7 @@ from quality import (
     CASES,
     RESULTS,
     SHAPE,
+    add_lambda_rc_option,
     budget_config,
     load_case,
     schedule_overrides,
@@ -46,6 +47,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--lr-schedule", choices=LR_SCHEDULES, help="TrainConfig.lr_schedule (default: step)"
     )
+    add_lambda_rc_option(parser)
     parser.add_argument("--only-suggested", action="store_true", help="(re)run only the auto point")
     parser.add_argument(
         "--factors",

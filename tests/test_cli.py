@@ -241,3 +241,20 @@ def test_rician_option_removes_the_background_floor(tmp_path):
     for bad in ("0", "abc"):
         rejected = nsn2n("denoise", source, "-o", tmp_path / "x.nii.gz", "--rician", bad)
         assert rejected.returncode == 2 and "--rician" in rejected.stderr
+
+
+def test_lambda_rc_auto_is_reported_and_bad_weights_refused(tmp_path):
+    """The default preset chooses the L_RC weight from the data and says so; a given weight is used
+    silently; negative or non-numeric weights exit 2."""
+    source = tmp_path / "white.npy"
+    np.save(source, correlated_noise_stack(shape=(4, 32, 32), sigma=0.02, blur=0)[1])
+    out = tmp_path / "out.tif"
+    auto = nsn2n("denoise", source, "-o", out, "--threshold", "0.05", *FAST)
+    assert auto.returncode == 0, auto.stderr
+    assert "L_RC weight 0 (auto: pixel-independent noise)" in auto.stderr
+    given = nsn2n("denoise", source, "-o", out, "--overwrite", "--lambda-rc", "0.3", *FAST)
+    assert given.returncode == 0, given.stderr
+    assert "L_RC weight" not in given.stderr
+    for bad in ("-1", "often"):
+        rejected = nsn2n("denoise", source, "-o", out, "--overwrite", "--lambda-rc", bad)
+        assert rejected.returncode == 2 and "--lambda-rc" in rejected.stderr

@@ -241,6 +241,45 @@ def test_presets():
     assert TrainConfig.preset("auto", device="cuda", min_steps=None).min_steps is None
     with pytest.raises(NSN2NError, match="unknown preset"):
         TrainConfig.preset("turbo")
+    # L_RC: the paper's 0.5 in the paper preset; the others choose it from the data
+    assert TrainConfig.preset("paper").lambda_rc == 0.5
+    assert fast.lambda_rc == TrainConfig.preset("auto", device="cuda").lambda_rc == "auto"
+
+
+def test_lambda_rc_auto_is_resolved_from_the_noise_correlation():
+    """ "auto" -> 0.5 (the paper's) for noise correlated within slices or unknown, 0 otherwise; a
+    number is kept; anything else is refused."""
+    from napari_nsn2n.errors import NSN2NError
+
+    auto = TrainConfig(lambda_rc="auto")
+    assert auto.resolved(True).lambda_rc == 0.5 and auto.resolved(None).lambda_rc == 0.5
+    assert auto.resolved(False).lambda_rc == 0.0
+    assert TrainConfig(lambda_rc=0.2).resolved(False).lambda_rc == 0.2
+    assert TrainConfig.from_dict(auto.to_dict()) == auto
+    for bad in (-0.1, "sometimes"):
+        with pytest.raises(NSN2NError, match="lambda_rc"):
+            TrainConfig(lambda_rc=bad)
+
+
+def test_auto_lambda_rc_reaches_training_and_the_model():
+    """A real run: white noise trains without L_RC, in-plane correlated noise with the paper's
+    weight; the model records the weight it trained with and that the rule chose it."""
+    from conftest import correlated_noise_stack
+
+    config = TrainConfig(**{**TINY.to_dict(), "lambda_rc": "auto"})
+    for blur, weight in ((0, 0.0), (1.5, 0.5)):
+        _, noisy = correlated_noise_stack(shape=(6, 48, 48), sigma=0.02, blur=blur)
+        events = list(run(noisy, "auto", config))
+        steps = [e for e in events if isinstance(e, TrainStep)]
+        model = events[-1].model
+        assert model.config.lambda_rc == weight and model.meta["lambda_rc_auto"] is True
+        # the optimised loss used that weight (L_RC is still measured and reported)
+        assert all(s.rc > 0 for s in steps)
+        for s in steps:
+            assert s.loss == pytest.approx(s.recon + weight * s.rc + s.ic, rel=1e-4)
+    _, noisy = correlated_noise_stack(shape=(6, 48, 48), sigma=0.02, blur=0)
+    fixed = list(run(noisy, "auto", TrainConfig(**{**TINY.to_dict(), "lambda_rc": 0.25})))[-1]
+    assert fixed.model.config.lambda_rc == 0.25 and fixed.model.meta["lambda_rc_auto"] is False
 
 
 def test_divergence_guard_rolls_an_exploding_run_back(noisy_stack):

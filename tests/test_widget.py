@@ -248,6 +248,10 @@ def test_closing_the_viewer_stops_training(make_napari_viewer, qtbot):
 def test_settings_persist_between_instances(make_napari_viewer):
     viewer = make_napari_viewer()
     first = DenoiseWidget(viewer)
+    # λ RC starts at "auto" (the box's minimum); one step up is 0, off
+    assert first.lambda_rc.text() == "auto" and first.train_config().lambda_rc == "auto"
+    first.lambda_rc.stepBy(1)
+    assert first.lambda_rc.text() != "auto" and first.train_config().lambda_rc == 0.0
     first.epochs.setValue(7)
     first.lambda_rc.setValue(0.25)
     first.threshold_slider.setValue(0.033)
@@ -261,6 +265,7 @@ def test_settings_persist_between_instances(make_napari_viewer):
     second = DenoiseWidget(viewer)
     assert second.epochs.value() == 7
     assert second.lambda_rc.value() == pytest.approx(0.25)
+    assert second.train_config().lambda_rc == pytest.approx(0.25)
     assert second.threshold_slider.value() == pytest.approx(0.033)
     assert second.device_combo.currentText() == "cpu"
     assert second.tta.isChecked()
@@ -314,6 +319,8 @@ def test_rician_correction_reaches_the_result_and_apply(make_napari_viewer, qtbo
     _wait_idle(widget, qtbot)
     sigma = widget.bundle.meta["rician_sigma"]
     assert f"Rician bias removed (σ {sigma:.3g})" in widget.status_label.text()
+    # the default λ RC ("auto") trained without L_RC on this pixel-independent noise, and says so
+    assert widget.bundle.config.lambda_rc == 0.0 and "λ RC 0 (auto)" in widget.status_label.text()
     assert sigma == pytest.approx(0.05 * float(sample.clean.max()), rel=0.3)
     plain = apply_model(widget.bundle, layer.data, axis=0, device="cpu")
     result = viewer.layers["noisy denoised"].data

@@ -96,6 +96,10 @@ def run_denoise(args: argparse.Namespace) -> int:
                     bar.update(event)
                     if isinstance(event, Finished):
                         denoised, trained = event.denoised, event.model
+            if trained.meta.get("lambda_rc_auto"):
+                weight = trained.config.lambda_rc
+                why = "noise correlated within slices" if weight else "pixel-independent noise"
+                print(f"L_RC weight {weight:g} (auto: {why})", file=sys.stderr)
             sigma = trained.meta.get("rician_sigma")
             if sigma:
                 print(f"Rician bias removed (sigma {sigma:.4g})", file=sys.stderr)

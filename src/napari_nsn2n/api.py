@@ -307,6 +307,8 @@ def run(
             return
     th = resolve_threshold(threshold, differences, config) if differences is not None else None
     masks = differences.lazy_masks(th) if differences is not None and config.use_mask else None
+    lambda_rc_auto = config.lambda_rc == "auto"
+    config = config.resolved(differences.correlated_noise if differences is not None else None)
     trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
     try:
         to_units = prepared.normalizer.inverse
@@ -335,6 +337,7 @@ def run(
                 "recoveries": len(trainer.guard.recoveries),
                 "loss_peak_ratio": round(trainer.guard.peak_ratio, 2),
                 "rician_sigma": rician_sigma,
+                "lambda_rc_auto": lambda_rc_auto,  # config.lambda_rc was chosen by the rule
             },
         )
     finally:

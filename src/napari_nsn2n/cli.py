@@ -41,6 +41,10 @@ def _threshold(text: str) -> float | str:
     )
 
 
+def _lambda_rc(text: str) -> float | str:
+    return _auto_or_number(text, lambda v: v >= 0, "the weight of L_RC must be >= 0, got {}")
+
+
 def _axis(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -121,7 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         " half the run, then halve every tenth (default: from --preset; fast and auto on a"
         " CPU: late)",
     )
-    den.add_argument("--lambda-rc", type=float, help="weight of L_RC (default: 0.5)")
+    den.add_argument(
+        "--lambda-rc",
+        type=_lambda_rc,
+        metavar="{auto,WEIGHT}",
+        help="weight of L_RC; auto: the paper's 0.5 where the noise is correlated within slices"
+        " (CT), else 0 (default: from --preset; paper: 0.5, fast and auto: auto)",
+    )
     den.add_argument("--lambda-ic", type=float, help="weight of L_IC (default: 1.0)")
     den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")
     _stabilize_option(den)

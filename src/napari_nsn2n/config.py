@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from .errors import NSN2NError
+
+PAPER_LAMBDA_RC = 0.5
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class TrainConfig:
     and then halves it every tenth (``learning_rate_at``).
     ``min_steps`` raises the number of epochs on a short stack until the run makes at least that
     many optimiser steps (an epoch of 32 slices is only a few steps; ``epochs_for``).
+    ``lambda_rc="auto"`` (our addition, the fast and auto presets'): the paper's 0.5 where the noise
+    is correlated within slices (CT), 0 where it is not (``resolved``; docs/method.md).
     """
 
     epochs: int = 100
@@ -31,7 +35,7 @@ class TrainConfig:
     lr_schedule: str = "step"
     beta1: float = 0.5
     beta2: float = 0.999
-    lambda_rc: float = 0.5
+    lambda_rc: float | str = PAPER_LAMBDA_RC
     lambda_ic: float = 1.0
     use_mask: bool = True
     batch_size: int = 4
@@ -60,7 +64,12 @@ class TrainConfig:
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}",
             ),
             (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1)"),
-            (self.lambda_rc >= 0 and self.lambda_ic >= 0, "loss weights must be >= 0"),
+            (
+                self.lambda_rc == "auto"
+                or (not isinstance(self.lambda_rc, str) and self.lambda_rc >= 0),
+                "lambda_rc must be >= 0 or 'auto'",
+            ),
+            (self.lambda_ic >= 0, "loss weights must be >= 0"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.patch_size is None or self.patch_size >= 16, "patch_size must be >= 16 or None"),
             (self.base_channels >= 4, "base_channels must be >= 4"),
@@ -86,7 +95,7 @@ class TrainConfig:
             device = overrides.get("device", "auto")
             has_gpu = available_devices()[0] != "cpu" if device == "auto" else device != "cpu"
             if has_gpu:
-                overrides = {"min_steps": FAST_MIN_STEPS, **overrides}
+                overrides = {"min_steps": FAST_MIN_STEPS, "lambda_rc": "auto", **overrides}
             name = "paper" if has_gpu else "fast"
         if name not in PRESETS:
             raise NSN2NError(f"unknown preset {name!r}; choose auto, {', '.join(PRESETS)}")
@@ -146,6 +155,21 @@ class TrainConfig:
             return self.learning_rate * 0.5**halvings
         return self.learning_rate * 0.5 ** (epoch // self.halving_for(epochs))
 
+    def resolved(self, correlated_noise: bool | None) -> TrainConfig:
+        """This config with a number for ``lambda_rc="auto"``: the paper's 0.5 where the noise is
+        correlated within slices (``PairDifferences.correlated_noise``) or unknown (None), else 0.
+
+        L_RC (Eq. 5) makes the outputs of a pair equal where W = 1. Where the network leaves
+        correlated noise blotches that is a strong regulariser (CT Hann filter: 0.8 dB lost without
+        it); where the noise is pixel-independent it mostly pulls each output towards its
+        neighbour's structure, which the mask lets differ by up to th (without it: fluorescence
+        +0.4 to +0.6 dB, MRI foreground +0.2 to +0.5 dB; docs/benchmarks.md "L_RC and the noise").
+        """
+        if self.lambda_rc != "auto":
+            return self
+        keep = correlated_noise is None or correlated_noise
+        return replace(self, lambda_rc=PAPER_LAMBDA_RC if keep else 0.0)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -171,5 +195,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "patch_size": 64,
         "batch_size": 8,
         "lr_schedule": "late",
+        "lambda_rc": "auto",
     },
 }

@@ -101,7 +101,8 @@ class Trainer:
         pair_starts: np.ndarray,
         config: TrainConfig,
     ) -> None:
-        self.config = config
+        # api.run resolves lambda_rc="auto" from the LPF; without that knowledge: the paper's 0.5
+        self.config = config = config.resolved(None)
         self.device = select_device(config.device)
         if config.num_threads:
             torch.set_num_threads(config.num_threads)

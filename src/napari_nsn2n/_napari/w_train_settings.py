@@ -18,6 +18,9 @@ _TITLE = (
 )
 
 
+_AUTO_RC = -0.1  # the λ RC box's minimum, shown as "auto"
+
+
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(lo, hi)
@@ -70,7 +73,15 @@ class TrainSettingsPanel(QCollapsible):
         self.batch = _spin(1, 256, _DEFAULTS.batch_size, "Pairs per optimiser step")
         self.patch = _spin(0, 4096, _DEFAULTS.patch_size or 0, "Random crop size (0 = whole slice)")
         self.patch.setSingleStep(16)
-        self.lambda_rc = _dspin(0.0, 10.0, _DEFAULTS.lambda_rc, "Weight of L_RC (Eq. 5)")
+        self.lambda_rc = _dspin(
+            _AUTO_RC,
+            10.0,
+            _AUTO_RC if _DEFAULTS.lambda_rc == "auto" else _DEFAULTS.lambda_rc,
+            "Weight of L_RC (Eq. 5). auto: the paper's 0.5 where the noise is correlated within "
+            "slices (CT), else 0 (fluorescence +0.4 to +0.6 dB, MRI foreground +0.2 to +0.5 dB "
+            "against 0.5, docs/benchmarks.md)",
+        )
+        self.lambda_rc.setSpecialValueText("auto")  # shown at the minimum
         self.lambda_ic = _dspin(0.0, 10.0, _DEFAULTS.lambda_ic, "Weight of L_IC (Eq. 6)")
         self.seed = _spin(0, 2**31 - 1, _DEFAULTS.seed, "Random seed")
         self.base_channels = _spin(4, 256, _DEFAULTS.base_channels, "U-Net width")
@@ -132,6 +143,11 @@ class TrainSettingsPanel(QCollapsible):
     def device(self) -> str:
         return self.device_combo.currentText()
 
+    def lambda_rc_value(self) -> float | str:
+        """The L_RC weight as TrainConfig takes it: a number, or "auto" at the minimum."""
+        value = self.lambda_rc.value()
+        return "auto" if value <= self.lambda_rc.minimum() else value
+
     def train_config(self) -> TrainConfig:
         """The TrainConfig of the current settings (raises NSN2NError when invalid)."""
         return replace(
@@ -142,7 +158,7 @@ class TrainSettingsPanel(QCollapsible):
             lr_schedule=self.lr_schedule.currentText(),
             batch_size=self.batch.value(),
             patch_size=self.patch.value() or None,
-            lambda_rc=self.lambda_rc.value(),
+            lambda_rc=self.lambda_rc_value(),
             lambda_ic=self.lambda_ic.value(),
             seed=self.seed.value(),
             base_channels=self.base_channels.value(),

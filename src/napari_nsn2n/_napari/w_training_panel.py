@@ -267,9 +267,11 @@ class TrainingPanel(Panel):
         steps = self.last_step.step if self.last_step else 0
         sigma = event.model.meta.get("rician_sigma")
         rician = f" · Rician bias removed (σ {sigma:.3g})" if sigma else ""
+        auto_rc = event.model.meta.get("lambda_rc_auto")
+        rc = f" · λ RC {event.model.config.lambda_rc:g} (auto)" if auto_rc else ""
         self.status_label.setText(
             f"{how} in {_fmt_time(event.elapsed_s)} · {steps} steps · "
-            f"{self._device_name} → '{name}'{rician}"
+            f"{self._device_name} → '{name}'{rc}{rician}"
         )
         self.trained.emit(event.model)
 
