@@ -20,7 +20,7 @@ from quality import (
     headline_scores,
     load_case,
     run_ours,
-    schedule_overrides,
+    training_overrides,
 )
 
 from napari_nsn2n.api import apply_model
@@ -36,7 +36,7 @@ def _scores(clean: np.ndarray, out: np.ndarray) -> list[float]:
 def train(args) -> None:
     case = load_case(args.case)
     _, seconds, info = run_ours(
-        case, args.steps, args.threads, seed=args.seed, **schedule_overrides(args)
+        case, args.steps, args.threads, seed=args.seed, **training_overrides(args)
     )
     out = apply_model(info["bundle"], case.noisy, device="cpu", tta=args.tta)
     args.dir.mkdir(parents=True, exist_ok=True)

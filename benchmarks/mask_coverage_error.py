@@ -26,7 +26,7 @@ from scipy.ndimage import laplace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import budget_config, foreground, load_case, run_baselines, schedule_overrides
+from quality import budget_config, foreground, load_case, run_baselines, training_overrides
 
 from napari_nsn2n.api import PreparedStack, compute_differences
 
@@ -37,14 +37,6 @@ def coverage(pair_masks: np.ndarray) -> np.ndarray:
     count[:-1] += pair_masks.astype(bool)
     count[1:] += pair_masks.astype(bool)
     return count
-
-
-def both_or_all(pair_masks: np.ndarray) -> np.ndarray:
-    """True where every pair the pixel belongs to has W = 1 (the edge slices have one pair)."""
-    n = pair_masks.shape[0] + 1
-    pairs = np.full(n, 2, dtype=np.uint8)
-    pairs[[0, -1]] = 1
-    return coverage(pair_masks) == pairs[:, None, None]
 
 
 def blur_fit(error: np.ndarray, laplacian: np.ndarray) -> tuple[float, float]:
@@ -59,9 +51,12 @@ def blur_fit(error: np.ndarray, laplacian: np.ndarray) -> tuple[float, float]:
 def split(clean, outputs: dict[str, np.ndarray], pair_masks: np.ndarray) -> dict:
     fg = foreground(clean)
     count = coverage(pair_masks)
+    pairs = np.full(len(count), 2, dtype=np.uint8)  # the first and last slice have one pair
+    pairs[[0, -1]] = 1
+    every = count == pairs[:, None, None]
     groups = {
-        "matched in every pair": fg & both_or_all(pair_masks),
-        "matched in one of two pairs": fg & (count == 1) & ~both_or_all(pair_masks),
+        "matched in every pair": fg & every,
+        "matched in one of two pairs": fg & (count == 1) & ~every,
         "matched in none": fg & (count == 0),
     }
     lap = np.stack([laplace(s) for s in clean])
@@ -105,7 +100,7 @@ def main(argv=None) -> None:
     prepared = PreparedStack.from_array(case.noisy)
     diffs = compute_differences(prepared)
     config = budget_config(
-        args.steps, len(prepared.layout.pair_starts()), 1, **schedule_overrides(args)
+        args.steps, len(prepared.layout.pair_starts()), 1, **training_overrides(args)
     )
     th = args.threshold if args.threshold is not None else diffs.suggest_threshold(config)
     rows = split(clean, {"ours": np.load(args.ours), args.baseline: baseline}, diffs.masks(th))

@@ -169,7 +169,7 @@ def run_ours(
     return out, seconds, {"th": th, "diffs": diffs, "bundle": bundle, "config": config}
 
 
-def schedule_overrides(args) -> dict:
+def training_overrides(args) -> dict:
     """``--lr-schedule`` and ``--lambda-rc`` as TrainConfig overrides (none given: the budget's /
     preset's own)."""
     overrides = {}
@@ -181,7 +181,7 @@ def schedule_overrides(args) -> dict:
 
 
 def add_lambda_rc_option(parser: argparse.ArgumentParser) -> None:
-    """``--lambda-rc`` (read by ``schedule_overrides``)."""
+    """``--lambda-rc`` (read by ``training_overrides``)."""
     parser.add_argument(
         "--lambda-rc",
         type=float,
@@ -238,7 +238,7 @@ def part_table(names, args, results, keep):
             results.setdefault("table", {})[name] = rows
             save(results, args)
             continue
-        overrides = {**schedule_overrides(args), "seed": args.seed}
+        overrides = {**training_overrides(args), "seed": args.seed}
         if args.min_steps is not None:
             overrides["min_steps"] = args.min_steps or None
         out, sec, info = run_ours(case, args.steps, args.threads, preset=args.preset, **overrides)
@@ -323,7 +323,7 @@ def part_ablation(names, args, results, keep):
         case = load_case(name)
         rows = dict(results.get("ablation", {}).get(name, {}))  # other rows of an earlier run
         for label in args.ablation_rows:
-            overrides = {**schedule_overrides(args), **ABLATION[label]}
+            overrides = {**training_overrides(args), **ABLATION[label]}
             out, sec, info = run_ours(case, args.steps, args.threads, **overrides)
             rows[label] = {**summarize(slice_metrics(case.clean, out), sec), "th": info["th"]}
             print(f"{name} ablation {label}: {rows[label]}", flush=True)
@@ -346,7 +346,7 @@ def part_curve(names, args, results, keep):
             args.curve_steps,
             len(prepared.layout.pair_starts()),
             args.threads,
-            **schedule_overrides(args),
+            **training_overrides(args),
         )
         th = diffs.suggest_threshold(config)
         lpf_seconds = time.perf_counter() - start

@@ -25,7 +25,7 @@ from quality import (
     run_baselines,
     run_ours,
     save,
-    schedule_overrides,
+    training_overrides,
 )
 
 from napari_nsn2n.api import apply_model
@@ -45,7 +45,7 @@ def run_case(name: str, args) -> dict:
     ).items():
         outputs[method] = out
     if not args.skip_ours:
-        _, seconds, info = run_ours(case, args.steps, args.threads, **schedule_overrides(args))
+        _, seconds, info = run_ours(case, args.steps, args.threads, **training_overrides(args))
         outputs["ours"] = apply_model(info["bundle"], case.noisy, device="cpu")
         if args.tta:
             outputs["ours_tta"] = apply_model(info["bundle"], case.noisy, device="cpu", tta=True)

@@ -27,8 +27,8 @@ from quality import (
     add_lambda_rc_option,
     budget_config,
     load_case,
-    schedule_overrides,
     slice_metrics,
+    training_overrides,
 )
 
 from napari_nsn2n.api import PreparedStack, compute_differences, denoise
@@ -96,7 +96,7 @@ def main(argv=None) -> None:
         prepared = PreparedStack.from_array(case.noisy)
         diffs = compute_differences(prepared)
         n_pairs = len(prepared.layout.pair_starts())
-        schedule = schedule_overrides(args)
+        schedule = training_overrides(args)
         auto = diffs.suggest_threshold(budget_config(args.steps, n_pairs, args.threads, **schedule))
         path = args.out / f"threshold_sweep_{name}.json"
         record = json.loads(path.read_text()) if path.exists() else {"points": {}}

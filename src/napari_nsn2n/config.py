@@ -69,7 +69,7 @@ class TrainConfig:
                 or (not isinstance(self.lambda_rc, str) and self.lambda_rc >= 0),
                 "lambda_rc must be >= 0 or 'auto'",
             ),
-            (self.lambda_ic >= 0, "loss weights must be >= 0"),
+            (self.lambda_ic >= 0, "lambda_ic must be >= 0"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.patch_size is None or self.patch_size >= 16, "patch_size must be >= 16 or None"),
             (self.base_channels >= 4, "base_channels must be >= 4"),
