@@ -9,7 +9,7 @@ slice's 2D Laplacian: a blurring denoiser's error is about beta x Laplacian with
 Takes saved outputs (``ensemble.py train`` writes ours; ``--save-baseline`` writes the baseline):
 
     cd benchmarks
-    python ensemble.py train --case microscopy --steps 2400 --seed 0 --tta --dir /tmp/ens
+    python ensemble.py train --case microscopy --steps 2400 --seed 0 --tta --lambda-rc 0.5 --dir /tmp/ens
     python mask_coverage_error.py --case microscopy --ours /tmp/ens/microscopy_seed0.npy \
         --steps 2400 --out results/mask_coverage/microscopy_2400.json
 """
