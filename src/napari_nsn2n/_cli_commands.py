@@ -98,7 +98,8 @@ def run_denoise(args: argparse.Namespace) -> int:
                         denoised, trained = event.denoised, event.model
             if trained.meta.get("lambda_rc_auto"):
                 weight = trained.config.lambda_rc
-                why = "noise correlated within slices" if weight else "pixel-independent noise"
+                # a weight > 0 is the paper's: correlated noise, or none checked (--no-mask)
+                why = "the paper's weight" if weight else "pixel-independent noise"
                 print(f"L_RC weight {weight:g} (auto: {why})", file=sys.stderr)
             sigma = trained.meta.get("rician_sigma")
             if sigma:
