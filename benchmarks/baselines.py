@@ -21,8 +21,8 @@ import torch
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means
 
-from napari_nsn2n.masks import estimate_noise_sigma
-from napari_nsn2n.model import UNet
+from napari_nsn2n.method.noise_estimates import estimate_noise_sigma
+from napari_nsn2n.method.unet import UNet
 
 
 def noise_sigma(slices: np.ndarray) -> float:
@@ -73,7 +73,7 @@ def bm3d_stack(slices: np.ndarray, noise: float) -> np.ndarray:
 def bm3d_vst(slices: np.ndarray) -> np.ndarray:
     """BM3D in the variance-stabilised domain (unit noise std), then back: the standard recipe for
     photon-limited data. Noise parameters from the same blind fit the NS-N2N masks use."""
-    from napari_nsn2n.masks import LowpassSettings, choose_stabilizer
+    from napari_nsn2n.method.lowpass import LowpassSettings, choose_stabilizer
 
     fit = choose_stabilizer(slices, LowpassSettings(stabilize="on"))
     if fit is None:  # no positive slope: plain BM3D

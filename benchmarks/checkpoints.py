@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from napari_nsn2n.train import Trainer
+from napari_nsn2n.training.trainer import Trainer
 
 
 def train_with_checkpoints(

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 from checkpoints import train_with_checkpoints
+from napari_nsn2n.api import resolve_threshold
 
-from napari_nsn2n.api import PreparedStack, compute_differences, resolve_threshold
 from napari_nsn2n.config import TrainConfig
-from napari_nsn2n.samples import SAMPLES, psnr
-from napari_nsn2n.train import Trainer
+from napari_nsn2n.metrics import psnr
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.samples import SAMPLES
+from napari_nsn2n.stack import PreparedStack
+from napari_nsn2n.training.trainer import Trainer
 
 CONFIGS = {
     "b32-p128-bs4": dict(base_channels=32, patch_size=128, batch_size=4),

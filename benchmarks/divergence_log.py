@@ -22,10 +22,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import budget_config, load_case, slice_metrics
 
-from napari_nsn2n.api import PreparedStack, compute_differences
 from napari_nsn2n.config import LR_SCHEDULES
-from napari_nsn2n.guard import DivergenceGuard
-from napari_nsn2n.train import Trainer
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.stack import PreparedStack
+from napari_nsn2n.training.guard import DivergenceGuard
+from napari_nsn2n.training.trainer import Trainer
 
 
 def main() -> None:

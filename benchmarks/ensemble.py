@@ -23,8 +23,8 @@ from quality import (
     training_overrides,
 )
 
-from napari_nsn2n.api import apply_model
 from napari_nsn2n.config import LR_SCHEDULES
+from napari_nsn2n.pipeline import apply_model
 
 
 def _scores(clean: np.ndarray, out: np.ndarray) -> list[float]:

@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import budget_config, foreground, load_case, run_baselines, training_overrides
 
-from napari_nsn2n.api import PreparedStack, compute_differences
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.stack import PreparedStack
 
 
 def coverage(pair_masks: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import SHAPE, load_case
 from threshold_sweep import _seed_rows
 
-from napari_nsn2n.api import PreparedStack, compute_differences
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.stack import PreparedStack
 
 
 def main(argv=None) -> None:

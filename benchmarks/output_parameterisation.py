@@ -15,10 +15,12 @@ from dataclasses import replace
 import torch
 from checkpoints import train_with_checkpoints
 
-from napari_nsn2n.api import PreparedStack, compute_differences
 from napari_nsn2n.config import TrainConfig
-from napari_nsn2n.samples import ct_stack, psnr
-from napari_nsn2n.train import Trainer
+from napari_nsn2n.metrics import psnr
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.samples import ct_stack
+from napari_nsn2n.stack import PreparedStack
+from napari_nsn2n.training.trainer import Trainer
 
 VARIANTS = {
     "direct": {"residual": False},

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_nsn2n.api import PreparedStack, compute_differences, denoise
 from napari_nsn2n.config import LR_SCHEDULES, PAPER_LAMBDA_RC, TrainConfig
+from napari_nsn2n.pipeline import compute_differences, denoise
 from napari_nsn2n.samples import ct_stack, microscopy_stack, mri_stack
+from napari_nsn2n.stack import PreparedStack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPE = (32, 128, 128)
@@ -288,7 +289,7 @@ def part_edges(names, args, results, keep):
 
 
 def part_tta(names, args, results, keep):
-    from napari_nsn2n.api import apply_model
+    from napari_nsn2n.pipeline import apply_model
 
     for name in names:
         if name not in keep:
@@ -335,7 +336,7 @@ def part_curve(names, args, results, keep):
     """PSNR against training seconds for ours (Trainer + predict, as benchmarks/convergence.py)."""
     from checkpoints import train_with_checkpoints
 
-    from napari_nsn2n.train import Trainer
+    from napari_nsn2n.training.trainer import Trainer
 
     for name in names:
         case = load_case(name)

@@ -28,9 +28,9 @@ from quality import (
     training_overrides,
 )
 
-from napari_nsn2n.api import apply_model
 from napari_nsn2n.config import LR_SCHEDULES
-from napari_nsn2n.rician import estimate_rician_sigma, remove_rician_bias, rician_mean
+from napari_nsn2n.method.rician import estimate_rician_sigma, remove_rician_bias, rician_mean
+from napari_nsn2n.pipeline import apply_model
 
 LEVELS = {"mri5": 0.05, "mri7": 0.07, "mri9": 0.09}
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from napari_nsn2n import storage
-from napari_nsn2n.api import run
 from napari_nsn2n.config import TrainConfig
 from napari_nsn2n.control import RunControl
 from napari_nsn2n.events import Finished, StageProgress, TrainStep
+from napari_nsn2n.pipeline import run
 
 
 def anonymous_rss_mib() -> float:

@@ -22,14 +22,18 @@ import numpy as np
 import torch
 from checkpoints import train_with_checkpoints
 
-from napari_nsn2n.api import PreparedStack, compute_differences
 from napari_nsn2n.config import LR_SCHEDULES, TrainConfig
-from napari_nsn2n.inference import predict_slices
-from napari_nsn2n.losses import nsn2n_loss
-from napari_nsn2n.masks import LowpassSettings, default_workers, estimate_stack_sigma, iter_lowpass
-from napari_nsn2n.model import UNet
-from napari_nsn2n.samples import ct_stack, phantom_volume, psnr
-from napari_nsn2n.train import Trainer
+from napari_nsn2n.method.inference import predict_slices
+from napari_nsn2n.method.losses import nsn2n_loss
+from napari_nsn2n.method.lowpass import LowpassSettings, iter_lowpass
+from napari_nsn2n.method.noise_estimates import estimate_stack_sigma
+from napari_nsn2n.method.unet import UNet
+from napari_nsn2n.metrics import psnr
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.resources import available_cores as default_workers
+from napari_nsn2n.samples import ct_stack, phantom_volume
+from napari_nsn2n.stack import PreparedStack
+from napari_nsn2n.training.trainer import Trainer
 
 
 def timed(fn, repeat: int = 1) -> float:

@@ -31,8 +31,9 @@ from quality import (
     training_overrides,
 )
 
-from napari_nsn2n.api import PreparedStack, compute_differences, denoise
 from napari_nsn2n.config import LR_SCHEDULES
+from napari_nsn2n.pipeline import compute_differences, denoise
+from napari_nsn2n.stack import PreparedStack
 
 THRESHOLDS = [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 1.0]
 
@@ -275,7 +276,8 @@ def conditions(args) -> None:
     """Condition (1): share of structural pixels (clean neighbours differ by > 0.02 of the range)
     with W = 0; condition (2): share of residual-noise pixels (clean neighbours differ by < 0.002)
     with W = 1; plus the residual-noise scale from the clean reference vs the blind estimate."""
-    from napari_nsn2n.threshold import HALF_NORMAL_MEDIAN, residual_noise_scale
+    from napari_nsn2n.method.noise_estimates import HALF_NORMAL_MEDIAN
+    from napari_nsn2n.method.threshold import residual_noise_scale
 
     table = {}
     for name in args.cases:

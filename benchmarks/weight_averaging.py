@@ -17,8 +17,9 @@ import torch
 from checkpoints import train_with_checkpoints
 from quality import budget_config, load_case, save, slice_metrics
 
-from napari_nsn2n.api import PreparedStack, compute_differences
-from napari_nsn2n.train import Trainer
+from napari_nsn2n.pipeline import compute_differences
+from napari_nsn2n.stack import PreparedStack
+from napari_nsn2n.training.trainer import Trainer
 
 
 def score(case, prepared, trainer, tta=False) -> list[float]:

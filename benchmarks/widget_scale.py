@@ -30,7 +30,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_nsn2n._napari.widget import MASK_LAYER, DenoiseWidget
+    from napari_nsn2n._napari.widgets.dock import MASK_LAYER, DenoiseWidget
 
     peak = [0.0]
 

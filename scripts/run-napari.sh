@@ -10,8 +10,8 @@ bash scripts/_setup_env.sh
 VENV="${VENV:-.venv}"
 unset QT_QPA_PLATFORM   # offscreen cannot render image layers; Qt picks xcb on X
 if [ -n "${DISPLAY:-}" ]; then
-  exec "$VENV/bin/python" -m napari_nsn2n.demo "$@"
+  exec "$VENV/bin/nsn2n" demo "$@"
 else
   echo "run-napari: no DISPLAY; running the demo headless" >&2
-  exec "$VENV/bin/python" -m napari_nsn2n.demo --headless "$@"
+  exec "$VENV/bin/nsn2n" demo --headless "$@"
 fi

@@ -109,7 +109,7 @@ def screenshots(shape: tuple[int, int, int], epochs: int) -> None:
 def latency(shape: tuple[int, int, int] = (100, 512, 512), repeats: int = 30) -> None:
     from qtpy.QtWidgets import QApplication
 
-    from napari_nsn2n.api import PairDifferences
+    from napari_nsn2n.method.masks import PairDifferences
     from napari_nsn2n.stack import SliceLayout
 
     viewer = _viewer()

@@ -205,7 +205,7 @@ def test_read_only_output_folder(tmp_path, tif_stack):
 
 
 def test_lr_schedule_option_reaches_the_trained_model(tmp_path, tif_stack):
-    from napari_nsn2n.model_io import load_model
+    from napari_nsn2n.models import load_model
 
     common = ["--epochs", "4", "--batch-size", "2", "--patch-size", "32", "--threads", "1", "-q"]
     runs = {}

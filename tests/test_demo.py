@@ -6,13 +6,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_nsn2n import demo
+from napari_nsn2n.cli import demo
+from napari_nsn2n.cli.main import build_parser, main
+from napari_nsn2n.figures import save_comparison_png
 from napari_nsn2n.io import read_volume
+
+
+def demo_main(argv):
+    return main(["demo", *argv])
 
 
 def test_headless_demo_writes_a_denoised_tif_and_a_comparison_png(tmp_path, capsys):
     out = tmp_path / "demo-out"  # created by the demo
-    rc = demo.main(["--headless", "--epochs", "2", "--out", str(out), "--size", "small", "--quiet"])
+    rc = demo_main(["--headless", "--epochs", "2", "--out", str(out), "--size", "small", "--quiet"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "PSNR    noisy" in printed and "-> denoised" in printed
@@ -50,7 +56,7 @@ def test_no_display_means_headless(monkeypatch, tmp_path):
     monkeypatch.setattr(demo, "has_display", lambda: False)
     monkeypatch.setattr(demo, "run_headless", lambda **kw: calls.update(kw))
     monkeypatch.setattr(demo, "run_gui", lambda **kw: pytest.fail("GUI without a display"))
-    assert demo.main(["--sample", "mri", "--out", str(tmp_path), "--epochs", "3"]) == 0
+    assert demo_main(["--sample", "mri", "--out", str(tmp_path), "--epochs", "3"]) == 0
     assert calls["sample"] == "mri" and calls["epochs"] == 3 and calls["out"] == tmp_path
 
 
@@ -66,15 +72,16 @@ def test_has_display_follows_the_environment(monkeypatch):
 def test_bad_options_are_rejected(capsys):
     for argv in (["--sample", "xray"], ["--epochs", "0"], ["--threshold", "2"]):
         with pytest.raises(SystemExit) as exc:
-            demo.main(argv)
+            demo_main(argv)
         assert exc.value.code == 2
-    assert "--size" not in demo.build_parser().format_help()  # hidden test option
+    demo_help = build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
+    assert "--size" not in demo_help  # hidden test option
 
 
 def test_output_folder_that_cannot_be_created_is_a_clean_error(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    rc = demo.main(["--headless", "--out", str(blocker / "sub"), "--size", "small", "-q"])
+    rc = demo_main(["--headless", "--out", str(blocker / "sub"), "--size", "small", "-q"])
     assert rc == 1
     assert "cannot create the output folder" in capsys.readouterr().err
 
@@ -84,7 +91,7 @@ def test_comparison_png_uses_one_window_and_labels(tmp_path):
     clean = np.zeros((3, 40, 40), np.float32)
     clean[:, 10:30, 10:30] = 100.0
     noisy = clean + rng.normal(0, 10, clean.shape).astype(np.float32)
-    path = demo.save_comparison_png(tmp_path / "c.png", noisy, clean, clean, window=(0, 100))
+    path = save_comparison_png(tmp_path / "c.png", noisy, clean, clean, window=(0, 100))
     img = np.asarray(Image.open(path).convert("L"), dtype=float)
     w = (img.shape[1] - 12) // 3
     header = img.shape[0] - w
@@ -95,13 +102,15 @@ def test_comparison_png_uses_one_window_and_labels(tmp_path):
 
 @pytest.mark.gui
 def test_gui_demo_opens_the_sample_and_docks_the_widget(make_napari_viewer, monkeypatch):
-    pytest.importorskip("napari_nsn2n._napari.widget")
+    pytest.importorskip("napari_nsn2n._napari.widgets.dock")
     import napari
 
     viewer = make_napari_viewer()
     monkeypatch.setattr(napari, "Viewer", lambda **kw: viewer)
     monkeypatch.setattr(napari, "run", lambda *a, **kw: None)
-    monkeypatch.setattr("napari_nsn2n._napari.sample_data.CT_SHAPE", (8, 64, 64))
+    from napari_nsn2n.samples import SAMPLE_SHAPES
+
+    monkeypatch.setitem(SAMPLE_SHAPES, "ct", (8, 64, 64))
     assert demo.run_gui("ct", epochs=7) == 0
     assert len(viewer.layers) == 1
     layer = viewer.layers[0]
@@ -109,4 +118,4 @@ def test_gui_demo_opens_the_sample_and_docks_the_widget(make_napari_viewer, monk
     docked = [k for k in viewer.window.dock_widgets if k.startswith(demo.WIDGET)]
     assert len(docked) == 1
     widget = viewer.window.dock_widgets[docked[0]]
-    assert widget.epochs.value() == 7
+    assert widget.settings_panel.epochs.value() == 7

@@ -7,7 +7,6 @@ import pytest
 
 from conftest import correlated_noise_stack, psnr
 from napari_nsn2n import TrainConfig, apply_model, denoise, load_model, run, save_model
-from napari_nsn2n.api import PreparedStack
 from napari_nsn2n.control import RunControl
 from napari_nsn2n.errors import ModelFormatError
 from napari_nsn2n.events import (
@@ -18,6 +17,7 @@ from napari_nsn2n.events import (
     TrainingStarted,
     TrainStep,
 )
+from napari_nsn2n.stack import PreparedStack
 
 TINY = TrainConfig(epochs=2, base_channels=8, depth=2, patch_size=None, batch_size=4)
 
@@ -141,7 +141,9 @@ def test_stop_ends_training_early_with_a_result(noisy_stack):
     _, noisy = noisy_stack
     control = RunControl()
     steps = 0
-    for event in run(noisy, 0.05, TrainConfig(**{**TINY.to_dict(), "epochs": 50}), control=control):
+    for event in run(
+        noisy, control, threshold=0.05, config=TrainConfig(**{**TINY.to_dict(), "epochs": 50})
+    ):
         if isinstance(event, TrainStep):
             steps += 1
             if steps == 3:
@@ -155,7 +157,7 @@ def test_stop_ends_training_early_with_a_result(noisy_stack):
 
 def test_closing_the_generator_mid_training_stops_cleanly(noisy_stack):
     _, noisy = noisy_stack
-    gen = run(noisy, 0.05, TrainConfig(**{**TINY.to_dict(), "epochs": 50}))
+    gen = run(noisy, threshold=0.05, config=TrainConfig(**{**TINY.to_dict(), "epochs": 50}))
     for event in gen:
         if isinstance(event, TrainStep):
             break
@@ -269,7 +271,7 @@ def test_auto_lambda_rc_reaches_training_and_the_model():
     config = TrainConfig(**{**TINY.to_dict(), "lambda_rc": "auto"})
     for blur, weight in ((0, 0.0), (1.5, 0.5)):
         _, noisy = correlated_noise_stack(shape=(6, 48, 48), sigma=0.02, blur=blur)
-        events = list(run(noisy, "auto", config))
+        events = list(run(noisy, threshold="auto", config=config))
         steps = [e for e in events if isinstance(e, TrainStep)]
         model = events[-1].model
         assert model.config.lambda_rc == weight and model.meta["lambda_rc_auto"] is True
@@ -278,7 +280,9 @@ def test_auto_lambda_rc_reaches_training_and_the_model():
         for s in steps:
             assert s.loss == pytest.approx(s.recon + weight * s.rc + s.ic, rel=1e-4)
     _, noisy = correlated_noise_stack(shape=(6, 48, 48), sigma=0.02, blur=0)
-    fixed = list(run(noisy, "auto", TrainConfig(**{**TINY.to_dict(), "lambda_rc": 0.25})))[-1]
+    fixed = list(
+        run(noisy, threshold="auto", config=TrainConfig(**{**TINY.to_dict(), "lambda_rc": 0.25}))
+    )[-1]
     assert fixed.model.config.lambda_rc == 0.25 and fixed.model.meta["lambda_rc_auto"] is False
 
 
@@ -287,7 +291,7 @@ def test_divergence_guard_rolls_an_exploding_run_back(noisy_stack):
 
     import torch
 
-    from napari_nsn2n.train import Trainer
+    from napari_nsn2n.training.trainer import Trainer
 
     _, noisy = noisy_stack
     prepared = PreparedStack.from_array(noisy)
@@ -324,8 +328,8 @@ def test_healthy_run_reports_no_recovery_and_its_loss_peak(noisy_stack):
 
 
 def test_the_guards_snapshots_do_not_change_a_healthy_run(noisy_stack):
-    from napari_nsn2n.guard import DivergenceGuard
-    from napari_nsn2n.train import Trainer
+    from napari_nsn2n.training.guard import DivergenceGuard
+    from napari_nsn2n.training.trainer import Trainer
 
     _, noisy = noisy_stack
     prepared = PreparedStack.from_array(noisy[:6, :32, :32])
@@ -345,7 +349,8 @@ def test_the_guards_snapshots_do_not_change_a_healthy_run(noisy_stack):
 
 def test_training_events_report_a_rollback_and_go_on(noisy_stack):
     from napari_nsn2n.events import Recovered
-    from napari_nsn2n.train import Trainer, training_events
+    from napari_nsn2n.training.loop import training_events
+    from napari_nsn2n.training.trainer import Trainer
 
     class Exploding(Trainer):  # a schedule with one absurd epoch: its first update blows up
         def learning_rate(self, epoch: int) -> float:

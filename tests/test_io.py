@@ -12,10 +12,10 @@ import tifffile
 from dicom_series import write_ct_series
 from napari_nsn2n.errors import FileFormatError, OutputError
 from napari_nsn2n.io import (
-    SUPPORTED_SUFFIXES,
     Volume,
     check_output_path,
     is_supported_path,
+    read_suffixes,
     read_volume,
     write_volume,
 )
@@ -364,7 +364,7 @@ def test_write_to_unwritable_location(tmp_path):
 
 
 def test_supported_paths_and_volume_checks(tmp_path):
-    assert ".nii.gz" in SUPPORTED_SUFFIXES
+    assert ".nii.gz" in read_suffixes()
     for name in ("a.tif", "b.TIFF", "c.nii.gz", "d.nii", "e.npy", "f.dcm"):
         assert is_supported_path(tmp_path / name)
     assert not is_supported_path(tmp_path / "g.png")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from napari_nsn2n.losses import nsn2n_loss
+from napari_nsn2n.method.losses import nsn2n_loss
 
 
 def _t(rows):

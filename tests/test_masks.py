@@ -5,18 +5,21 @@ import pytest
 from scipy.ndimage import median_filter
 
 from conftest import correlated_noise_stack
-from napari_nsn2n.api import MASK_MATCHED, MASK_NO_PAIR, MASK_UNMATCHED, compute_differences
-from napari_nsn2n.masks import (
-    LowpassSettings,
-    estimate_inter_slice_sigma,
-    estimate_noise_sigma,
-    estimate_stack_sigma,
-    lowpass_slice,
+from napari_nsn2n.method.lowpass import LowpassSettings, lowpass_slice, lpf_noise_sigma
+from napari_nsn2n.method.masks import (
+    MASK_MATCHED,
+    MASK_NO_PAIR,
+    MASK_UNMATCHED,
     lpf_differences,
-    lpf_noise_sigma,
     matched_fraction,
     weight_masks,
 )
+from napari_nsn2n.method.noise_estimates import (
+    estimate_inter_slice_sigma,
+    estimate_noise_sigma,
+    estimate_stack_sigma,
+)
+from napari_nsn2n.pipeline import compute_differences
 
 
 def test_weight_masks_hand_computed():

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from napari_nsn2n.api import PreparedStack, compute_differences
-from napari_nsn2n.masks import LowpassSettings, choose_stabilizer
-from napari_nsn2n.noise_model import fit_poisson_gaussian
+from napari_nsn2n.method.lowpass import LowpassSettings, choose_stabilizer
+from napari_nsn2n.method.noise_model import fit_poisson_gaussian
+from napari_nsn2n.pipeline import compute_differences
 from napari_nsn2n.samples import ct_stack, microscopy_stack, mri_stack
+from napari_nsn2n.stack import PreparedStack
 
 A, C = 0.004, 0.0004  # var = A * level + C: std 0.02 at level 0, 0.064 at level 1
 

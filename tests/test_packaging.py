@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_engine_and_cli_import_no_qt_or_napari():
     code = (
-        "import sys, napari_nsn2n.api, napari_nsn2n.cli, napari_nsn2n.io, napari_nsn2n.samples;"
+        "import sys, napari_nsn2n.pipeline, napari_nsn2n.cli, napari_nsn2n.io, napari_nsn2n.samples;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('napari', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'qtpy', 'magicgui', 'vispy'));"
         "print(','.join(bad))"

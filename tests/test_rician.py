@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_nsn2n.api import apply_model, denoise
 from napari_nsn2n.config import TrainConfig
 from napari_nsn2n.errors import NSN2NError
-from napari_nsn2n.rician import (
+from napari_nsn2n.method.rician import (
     RICIAN_FLOOR,
     estimate_rician_sigma,
     remove_rician_bias,
     rician_mean,
 )
+from napari_nsn2n.pipeline import apply_model, denoise
 from napari_nsn2n.samples import mri_stack
 
 TINY = TrainConfig(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from napari_nsn2n import samples
+from napari_nsn2n.metrics import psnr, ssim_per_slice
 from napari_nsn2n.samples import (
     SAMPLES,
     SampleStack,
@@ -16,8 +17,6 @@ from napari_nsn2n.samples import (
     microscopy_stack,
     mri_stack,
     phantom_volume,
-    psnr,
-    ssim_per_slice,
 )
 
 CT_SHAPE = (8, 64, 64)

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import correlated_noise_stack
-from napari_nsn2n import TrainConfig, apply_model, run, storage
-from napari_nsn2n.api import PreparedStack
+from napari_nsn2n import TrainConfig, apply_model, resources, run
 from napari_nsn2n.events import Finished
-from napari_nsn2n.stack import NormalizedSlices
+from napari_nsn2n.stack import NormalizedSlices, PreparedStack
 
 TINY = TrainConfig(epochs=2, base_channels=8, depth=2, patch_size=None, batch_size=4)
 
@@ -40,12 +39,12 @@ def test_lazy_slices_read_one_slice_at_a_time(memmapped):
 
 def test_chunked_run_streams_to_disk_and_equals_in_memory_run(tmp_path, memmapped, monkeypatch):
     counts, mm = memmapped
-    expected = _finished(run(counts, 0.03, TINY)).denoised
-    monkeypatch.setattr(storage, "SPILL_BYTES", 1024)  # force temporary memmaps for intermediates
+    expected = _finished(run(counts, threshold=0.03, config=TINY)).denoised
+    monkeypatch.setattr(resources, "SPILL_BYTES", 1024)  # force temporary memmaps for intermediates
     out = np.lib.format.open_memmap(
         tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=counts.shape
     )
-    result = _finished(run(mm, 0.03, TINY, in_memory=False, out=out)).denoised
+    result = _finished(run(mm, threshold=0.03, config=TINY, in_memory=False, out=out)).denoised
     assert result is out
     out.flush()
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-3)
@@ -53,7 +52,7 @@ def test_chunked_run_streams_to_disk_and_equals_in_memory_run(tmp_path, memmappe
 
 def test_apply_model_streams_into_a_memmap(tmp_path, memmapped):
     counts, mm = memmapped
-    finished = _finished(run(counts, 0.03, TINY))
+    finished = _finished(run(counts, threshold=0.03, config=TINY))
     out = np.lib.format.open_memmap(
         tmp_path / "applied.npy", mode="w+", dtype=np.float32, shape=counts.shape
     )
@@ -63,14 +62,14 @@ def test_apply_model_streams_into_a_memmap(tmp_path, memmapped):
         mm,
         out=out,
         batch_size=4,
-        progress=lambda d, t: done.append(d),
+        progress=lambda event: done.append(event.done) if hasattr(event, "done") else None,
     )
     assert done == [4, 6]
     np.testing.assert_allclose(out, finished.denoised, rtol=1e-5, atol=1e-3)
 
 
 def test_spilled_allocation_is_a_temporary_memmap(monkeypatch):
-    monkeypatch.setattr(storage, "SPILL_BYTES", 10)
-    spilled = storage.allocate((4, 4), np.float32, spill=True)
+    monkeypatch.setattr(resources, "SPILL_BYTES", 10)
+    spilled = resources.allocate((4, 4), np.float32, spill=True)
     assert isinstance(spilled, np.memmap)
-    assert not isinstance(storage.allocate((4, 4), np.float32, spill=False), np.memmap)
+    assert not isinstance(resources.allocate((4, 4), np.float32, spill=False), np.memmap)

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import correlated_noise_stack
-from napari_nsn2n.api import compute_differences
+from napari_nsn2n.method.threshold import residual_noise_scale, suggest_threshold
+from napari_nsn2n.pipeline import compute_differences
 from napari_nsn2n.samples import ct_stack, mri_stack
-from napari_nsn2n.threshold import DEFAULT_K, residual_noise_scale, suggest_threshold
+from napari_nsn2n.tuned import SHORT_RUN_K as DEFAULT_K
 
 
 def synthetic(scale: float, tail_fraction: float, n: int = 200_000, seed: int = 0) -> np.ndarray:
@@ -97,7 +98,7 @@ def test_real_stacks_are_near_the_sweep_optimum(real_thresholds):
 
 def test_k_follows_the_lpf_noise_estimate():
     """k = 5 where the LPF was tuned for noise correlated within slices, 10 otherwise."""
-    from napari_nsn2n.threshold import CORRELATED_K
+    from napari_nsn2n.method.threshold import CORRELATED_K
 
     _, white = correlated_noise_stack(shape=(8, 64, 64), sigma=0.02, blur=0)
     _, correlated = correlated_noise_stack(shape=(8, 64, 64), sigma=0.02, blur=1.5)
@@ -110,7 +111,7 @@ def test_k_follows_the_lpf_noise_estimate():
 
 def test_k_falls_with_the_planned_training_budget():
     """k = 10 up to 800 steps, 5 from 2400 on, monotone in between; CT-like LPF: 5 at any budget."""
-    from napari_nsn2n.threshold import CORRELATED_K, LONG_RUN_K, k_for_budget
+    from napari_nsn2n.method.threshold import CORRELATED_K, LONG_RUN_K, k_for_budget
 
     assert k_for_budget(None) == k_for_budget(100) == k_for_budget(800) == DEFAULT_K
     assert k_for_budget(2400) == k_for_budget(100_000) == LONG_RUN_K
@@ -125,7 +126,7 @@ def test_k_falls_with_the_planned_training_budget():
 def test_suggestion_plans_for_the_config_it_will_train():
     """PairDifferences.suggest_threshold(config): k from the steps the config trains on this stack."""
     from napari_nsn2n.config import TrainConfig
-    from napari_nsn2n.threshold import LONG_RUN_K
+    from napari_nsn2n.method.threshold import LONG_RUN_K
 
     _, white = correlated_noise_stack(shape=(8, 64, 64), sigma=0.02, blur=0)
     diffs = compute_differences(white, workers=1)

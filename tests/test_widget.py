@@ -11,10 +11,10 @@ pytestmark = pytest.mark.gui
 from qtpy.QtCore import QThreadPool  # noqa: E402
 from qtpy.QtWidgets import QAbstractSlider  # noqa: E402
 
-from napari_nsn2n._napari import w_settings  # noqa: E402
-from napari_nsn2n._napari.w_mask import MASK_MATCHED, MASK_UNMATCHED  # noqa: E402
-from napari_nsn2n._napari.widget import MASK_LAYER, DenoiseWidget  # noqa: E402
-from napari_nsn2n.api import apply_model  # noqa: E402
+from napari_nsn2n._napari import settings as w_settings  # noqa: E402
+from napari_nsn2n._napari.widgets.dock import MASK_LAYER, DenoiseWidget  # noqa: E402
+from napari_nsn2n._napari.widgets.mask_display import MASK_MATCHED, MASK_UNMATCHED  # noqa: E402
+from napari_nsn2n.pipeline import apply_model  # noqa: E402
 
 SCALE = (2.0, 0.5, 0.5)
 TINY = {
@@ -138,8 +138,8 @@ def test_large_memmap_layer_is_masked_where_shown_only(
 ):
     """A layer too big to load: the engine reads it slice by slice, the differences spill to a
     temporary file and the W mask is a sparse temporary memmap written only where shown."""
-    from napari_nsn2n import storage
-    from napari_nsn2n._napari import w_mask
+    from napari_nsn2n import resources as storage
+    from napari_nsn2n._napari.widgets import mask_display as w_mask
 
     monkeypatch.setattr(storage, "LOAD_LIMIT_BYTES", 1024)  # as if the stack were huge
     monkeypatch.setattr(storage, "SPILL_BYTES", 1024)
@@ -308,7 +308,7 @@ def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):
 
 
 def test_rician_correction_reaches_the_result_and_apply(make_napari_viewer, qtbot):
-    from napari_nsn2n.rician import remove_rician_bias
+    from napari_nsn2n.method.rician import remove_rician_bias
     from napari_nsn2n.samples import mri_stack
 
     viewer = make_napari_viewer()

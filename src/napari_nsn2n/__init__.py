@@ -1,6 +1,7 @@
 """napari-nsn2n: Neighboring Slice Noise2Noise (Zhou et al.) denoising of a single 3D stack.
 
-The engine imports no Qt and no napari. Heavy modules (torch) load on first use of the API.
+The engine imports no Qt and no napari. Names load on first use (torch only when a name that
+needs it is used).
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "TrainConfig": "config",
-    "LowpassSettings": "masks",
     "RunControl": "control",
-    "denoise": "api",
-    "run": "api",
-    "apply_model": "api",
-    "compute_differences": "api",
-    "mask_volume": "api",
-    "PreparedStack": "api",
-    "PairDifferences": "api",
-    "suggest_threshold": "threshold",
-    "ModelBundle": "model_io",
-    "save_model": "model_io",
-    "load_model": "model_io",
+    "LowpassSettings": "method.lowpass",
+    "PairDifferences": "method.masks",
+    "suggest_threshold": "method.threshold",
+    "PreparedStack": "stack",
+    "RunRequest": "pipeline",
+    "ApplyRequest": "pipeline",
+    "run": "pipeline",
+    "denoise": "pipeline",
+    "apply": "pipeline",
+    "apply_model": "pipeline",
+    "compute_differences": "pipeline",
+    "mask_volume": "pipeline",
+    "ModelBundle": "models",
+    "save_model": "models",
+    "load_model": "models",
     "read_volume": "io",
     "write_volume": "io",
     "Volume": "io",
@@ -32,21 +36,24 @@ _LAZY = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from .api import (
-        PairDifferences,
-        PreparedStack,
+    from .config import TrainConfig
+    from .control import RunControl
+    from .io import Volume, read_volume, write_volume
+    from .method.lowpass import LowpassSettings
+    from .method.masks import PairDifferences
+    from .method.threshold import suggest_threshold
+    from .models import ModelBundle, load_model, save_model
+    from .pipeline import (
+        ApplyRequest,
+        RunRequest,
+        apply,
         apply_model,
         compute_differences,
         denoise,
         mask_volume,
         run,
     )
-    from .config import TrainConfig
-    from .control import RunControl
-    from .io import Volume, read_volume, write_volume
-    from .masks import LowpassSettings
-    from .model_io import ModelBundle, load_model, save_model
-    from .threshold import suggest_threshold
+    from .stack import PreparedStack
 
 
 def __getattr__(name: str) -> Any:

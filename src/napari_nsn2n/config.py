@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from . import tuned
 from .errors import NSN2NError
 
 PAPER_LAMBDA_RC = 0.5
@@ -83,12 +84,10 @@ class TrainConfig:
     @classmethod
     def preset(cls, name: str = "auto", **overrides: Any) -> TrainConfig:
         """Named defaults: ``"paper"`` (the paper's schedule and a 32-channel U-Net on 128 px
-        patches), ``"fast"`` (a 16-channel U-Net on 64 px patches for ``FAST_EPOCHS`` epochs, at
-        least ``FAST_MIN_STEPS`` steps, the ``"late"`` lr schedule, measured to come within 0.3 dB
-        of its final PSNR in under 3 minutes on 2 CPU cores, docs/performance.md), or ``"auto"``:
-        paper where CUDA or MPS is available (also with at least ``FAST_MIN_STEPS`` steps), else
-        fast.
-        ``overrides`` replace single fields."""
+        patches), ``"fast"`` (the CPU preset of ``napari_nsn2n.tuned``: a narrower U-Net on
+        smaller patches, at least ``FAST_MIN_STEPS`` steps, the ``"late"`` lr schedule), or
+        ``"auto"``: paper where CUDA or MPS is available (also with at least ``FAST_MIN_STEPS``
+        steps), else fast. ``overrides`` replace single fields."""
         if name == "auto":
             from .device import available_devices
 
@@ -145,9 +144,7 @@ class TrainConfig:
 
         ``"step"`` (the paper's): lr_0 * 0.5 ** floor(epoch / halving), halving every
         ``halving_for(epochs)`` epochs. ``"late"``: lr_0 for the first half of the run, then halved
-        every tenth of it (lr_0 / 2 from the middle, lr_0 / 32 in the last tenth); at 800 steps,
-        same th and seed, it scored +0.02 to +0.86 dB higher (whole image) on every benchmark
-        phantom, +0.36 to +0.86 on fluorescence (docs/benchmarks.md).
+        every tenth of it (lr_0 / 2 from the middle, lr_0 / 32 in the last tenth).
         """
         if self.lr_schedule == "late":
             tenths_past_half = (10 * epoch - 5 * epochs) // epochs  # integers: exact at the edges
@@ -157,18 +154,19 @@ class TrainConfig:
 
     def resolved(self, correlated_noise: bool | None) -> TrainConfig:
         """This config with a number for ``lambda_rc="auto"``: the paper's 0.5 where the noise is
-        correlated within slices (``PairDifferences.correlated_noise``) or unknown (None), else 0.
+        correlated within slices (``PairDifferences.correlated_noise``) or unknown (None), else 0
+        (both fitted, ``napari_nsn2n.tuned``).
 
         L_RC (Eq. 5) makes the outputs of a pair equal where W = 1. Where the network leaves
-        correlated noise blotches that is a strong regulariser (CT Hann filter: 0.8 dB lost without
-        it); where the noise is pixel-independent it mostly pulls each output towards its
-        neighbour's structure, which the mask lets differ by up to th (without it: fluorescence
-        +0.4 to +0.6 dB, MRI foreground +0.2 to +0.5 dB; docs/benchmarks.md "L_RC and the noise").
+        correlated noise blotches that is a strong regulariser; where the noise is
+        pixel-independent it mostly pulls each output towards its neighbour's structure, which
+        the mask lets differ by up to th.
         """
         if self.lambda_rc != "auto":
             return self
         keep = correlated_noise is None or correlated_noise
-        return replace(self, lambda_rc=PAPER_LAMBDA_RC if keep else 0.0)
+        weight = tuned.AUTO_LAMBDA_RC_CORRELATED if keep else tuned.AUTO_LAMBDA_RC_INDEPENDENT
+        return replace(self, lambda_rc=weight)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -181,20 +179,17 @@ class TrainConfig:
 
 
 LR_SCHEDULES = ("step", "late")
-FAST_EPOCHS = 16
-# the step count of the fast preset on the 48 x 256 x 256 stack it was tuned on (docs/performance.md);
-# a 32 x 128 x 128 stack gives 16 steps per epoch, 256 in 16 epochs, and MRI / fluorescence stacks
-# still gain 1-2 dB between 800 and 2400 steps (docs/benchmarks.md)
-FAST_MIN_STEPS = 1500
+FAST_EPOCHS = tuned.FAST_EPOCHS
+FAST_MIN_STEPS = tuned.FAST_MIN_STEPS
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "fast": {
-        "epochs": FAST_EPOCHS,
-        "min_steps": FAST_MIN_STEPS,
-        "base_channels": 16,
-        "patch_size": 64,
-        "batch_size": 8,
-        "lr_schedule": "late",
+        "epochs": tuned.FAST_EPOCHS,
+        "min_steps": tuned.FAST_MIN_STEPS,
+        "base_channels": tuned.FAST_CHANNELS,
+        "patch_size": tuned.FAST_PATCH,
+        "batch_size": tuned.FAST_BATCH,
+        "lr_schedule": tuned.FAST_LR_SCHEDULE,
         "lambda_rc": "auto",
     },
 }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 if TYPE_CHECKING:
-    from .model_io import ModelBundle
+    from .models.bundle import ModelBundle
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,18 @@ class StageProgress:
 
 @dataclass(frozen=True)
 class TrainingStarted:
+    """Training begins: its plan, and what the pipeline chose for it (the threshold and its
+    matched fraction, None without a mask; the L_RC weight, and whether "auto" chose it)."""
+
     total_steps: int
     epochs: int
     steps_per_epoch: int
     n_pairs: int
     device: str
+    threshold: float | None = None
+    matched_fraction: float | None = None
+    lambda_rc: float | None = None
+    lambda_rc_auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,8 @@ class Preview:
 
 @dataclass(frozen=True)
 class Finished:
-    """The end of a run: the denoised stack (input shape and units) and the trained model."""
+    """The end of a run or an application of a model: the denoised stack (input shape and
+    units) and the model that made it."""
 
     denoised: np.ndarray = field(repr=False)
     model: ModelBundle = field(repr=False)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..display import display_range
 from ..io import Volume
 from ..io.volume import suffix_of
 
@@ -45,7 +46,6 @@ __all__ = [
 VOLUME_KEY = "nsn2n_volume"
 CLEAN_KEY = "nsn2n_clean"
 SAMPLE_KEY = "nsn2n_sample"
-CT_WINDOW = (-160.0, 240.0)  # soft-tissue window (level 40 HU, width 400 HU)
 _AXIS_NAMES = {"T": "t", "Z": "z", "C": "c", "Y": "y", "X": "x"}
 _UNITS = {"mm": "millimeter", "µm": "micrometer", "micron": "micrometer", "um": "micrometer"}
 
@@ -76,26 +76,9 @@ def layer_name_for(volume: Volume) -> str:
 
 
 def contrast_limits_for(data: Any, volume: Volume | None = None) -> tuple[float, float] | None:
-    """Robust contrast limits: a soft-tissue window for CT in HU, else the 0.5-99.5 percentiles.
-
-    CT means a DICOM series with Modality "CT" (or ``metadata["units"] == "HU"``) whose values
-    span the window. None for empty, constant or non-numeric data (napari then picks its own).
-    """
-    arr = np.asarray(data)
-    if arr.size == 0 or arr.dtype.kind not in "biuf":
-        return None
-    step = max(1, round((arr.size / 2_000_000) ** (1 / max(arr.ndim, 1))))
-    sub = arr[tuple(slice(None, None, step) for _ in range(arr.ndim))]
-    sub = sub[np.isfinite(sub)] if sub.dtype.kind == "f" else sub.ravel()
-    if sub.size == 0:
-        return None
-    lo_all, hi_all = float(sub.min()), float(sub.max())
-    if volume is not None and _is_ct(volume) and lo_all < CT_WINDOW[0] and hi_all > CT_WINDOW[1]:
-        return CT_WINDOW
-    lo, hi = (float(v) for v in np.percentile(sub, (0.5, 99.5)))
-    if hi <= lo:
-        lo, hi = lo_all, hi_all
-    return None if hi <= lo else (lo, hi)
+    """Robust contrast limits (``display.display_range``): the soft-tissue window for CT in HU
+    (a DICOM series with Modality "CT", or ``metadata["units"] == "HU"``), else percentiles."""
+    return display_range(data, ct=volume is not None and _is_ct(volume))
 
 
 def _is_ct(volume: Volume) -> bool:

@@ -17,17 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from ..display import CT_WINDOW
 from ..io import Volume
-from ..samples import SampleStack, ct_stack, microscopy_stack, mri_stack
+from ..samples import SAMPLE_SHAPES, SampleStack, ct_stack, microscopy_stack, mri_stack
 from .layers import CLEAN_KEY, SAMPLE_KEY, layer_tuple
 
-CT_SHAPE = (32, 192, 192)
-MRI_SHAPE = (48, 256, 256)
-MICROSCOPY_SHAPE = (32, 256, 256)
 LICENCE = "BSD-3-Clause (generated offline by napari_nsn2n.samples; no external data)"
 SOURCE = "napari_nsn2n.samples (synthetic)"
 _UNIT = {"ct": "mm", "mri": "mm", "microscopy": "µm"}
-_CT_DISPLAY = (-160.0, 240.0)  # soft-tissue window: brain structures and noise both visible
 
 
 def sample_layer(key: str, stack: SampleStack) -> list[tuple[Any, dict[str, Any], str]]:
@@ -61,21 +58,21 @@ def sample_layer(key: str, stack: SampleStack) -> list[tuple[Any, dict[str, Any]
         },
     )
     if key == "ct":
-        kwargs["contrast_limits"] = _CT_DISPLAY
+        kwargs["contrast_limits"] = CT_WINDOW  # brain structures and noise both visible
     kwargs["colormap"] = "gray"
     return [(data, kwargs, kind)]
 
 
 def sample_ct() -> list[tuple[Any, dict[str, Any], str]]:
     """Low-dose head CT phantom in HU, (32, 192, 192), noise streaky within slices (FBP)."""
-    return sample_layer("ct", ct_stack(CT_SHAPE))
+    return sample_layer("ct", ct_stack(SAMPLE_SHAPES["ct"]))
 
 
 def sample_mri() -> list[tuple[Any, dict[str, Any], str]]:
     """T1-like head MRI phantom with 5 % Rician noise, (48, 256, 256)."""
-    return sample_layer("mri", mri_stack(MRI_SHAPE))
+    return sample_layer("mri", mri_stack(SAMPLE_SHAPES["mri"]))
 
 
 def sample_microscopy() -> list[tuple[Any, dict[str, Any], str]]:
     """Fluorescence-like uint16 stack with Poisson-Gaussian noise, (32, 256, 256)."""
-    return sample_layer("microscopy", microscopy_stack(MICROSCOPY_SHAPE))
+    return sample_layer("microscopy", microscopy_stack(SAMPLE_SHAPES["microscopy"]))

@@ -13,10 +13,9 @@ from typing import Any
 
 from ..errors import FileFormatError
 from ..io import write_volume
+from ..io.registry import napari_write_suffixes
 from ..io.volume import suffix_of
 from .layers import volume_from_meta
-
-WRITE_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz")
 
 
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
@@ -24,10 +23,9 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
 
     Raises FileFormatError for another suffix, OutputError when the file cannot be written.
     """
-    if suffix_of(path) not in WRITE_SUFFIXES:
-        raise FileFormatError(
-            f"cannot write {path}: the NS-N2N writer saves {', '.join(WRITE_SUFFIXES)}"
-        )
+    suffixes = napari_write_suffixes()
+    if suffix_of(path) not in suffixes:
+        raise FileFormatError(f"cannot write {path}: the NS-N2N writer saves {', '.join(suffixes)}")
     if isinstance(data, list):  # multiscale: the full-resolution level
         data = data[0]
     volume = volume_from_meta(data, meta)

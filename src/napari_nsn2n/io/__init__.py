@@ -1,6 +1,7 @@
 """Reading and writing volumes: TIFF (ImageJ / OME), NIfTI, .npy and DICOM series folders.
 
-No Qt or napari here; pydicom is imported only when a DICOM series is read.
+Formats are looked up in ``registry.FORMATS``. No Qt or napari here; each format's library is
+imported when a file of it is read or written.
 """
 
 from __future__ import annotations
@@ -11,47 +12,34 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FileFormatError, NSN2NError, OutputError
-from .dicom import is_dicom_file, read_dicom
-from .nifti import read_nifti, write_nifti
-from .numpy_io import read_npy, write_npy
-from .tiff import read_tiff, write_tiff
-from .volume import Volume, atomic_output, check_output_path, suffix_of
+from .atomic import atomic_output, check_output_path
+from .dicom import is_dicom_file
+from .registry import DICOM, FORMATS, Format, format_for, read_suffixes, write_suffixes
+from .volume import Volume, suffix_of
 
 __all__ = [
-    "SUPPORTED_SUFFIXES",
+    "FORMATS",
+    "Format",
     "Volume",
     "check_output_path",
+    "format_for",
     "is_supported_path",
+    "read_suffixes",
     "read_volume",
+    "write_suffixes",
     "write_volume",
 ]
 
-SUPPORTED_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".npy")
-_READERS = {
-    ".tif": read_tiff,
-    ".tiff": read_tiff,
-    ".nii": read_nifti,
-    ".nii.gz": read_nifti,
-    ".npy": read_npy,
-}
-_WRITERS = {
-    ".tif": write_tiff,
-    ".tiff": write_tiff,
-    ".nii": write_nifti,
-    ".nii.gz": write_nifti,
-    ".npy": write_npy,
-}
-
 
 def is_supported_path(path: str | os.PathLike) -> bool:
-    """True for a supported suffix, a .dcm file, or a folder holding DICOM files."""
+    """True for a readable suffix or a folder holding DICOM files."""
     p = Path(path)
     if p.is_dir():
         try:
             return any(f.is_file() and is_dicom_file(f) for f in p.iterdir())
         except OSError:
             return False
-    return suffix_of(p) in (*SUPPORTED_SUFFIXES, ".dcm")
+    return suffix_of(p) in read_suffixes()
 
 
 def read_volume(path: str | os.PathLike, mmap: bool = False) -> Volume:
@@ -64,16 +52,16 @@ def read_volume(path: str | os.PathLike, mmap: bool = False) -> Volume:
     if not p.exists():
         raise FileFormatError(f"cannot read {p}: no such file or folder")
     if p.is_dir():
-        return read_dicom(p)
-    suffix = suffix_of(p)
-    reader = _READERS.get(suffix)
-    if reader is not None:
-        return reader(p, mmap=mmap)
+        return DICOM.read(p)
+    fmt = format_for(p)
+    if fmt is not None and fmt.read is not None:
+        return fmt.read(p, mmap=mmap)
     if is_dicom_file(p):
-        return read_dicom(p)
+        return DICOM.read(p)
+    suffix = suffix_of(p)
     raise FileFormatError(
         f"cannot read {p}: unsupported format {suffix or '(no suffix)'!r} "
-        f"(use {', '.join(SUPPORTED_SUFFIXES)}, .dcm or a DICOM folder)"
+        f"(use {', '.join(read_suffixes())} or a DICOM folder)"
     )
 
 
@@ -93,7 +81,7 @@ def write_volume(
     if isinstance(data, Volume):
         like = data if like is None else like
         data = data.data
-    writer = _WRITERS[suffix_of(p)]
+    writer = format_for(p).write
     try:
         with atomic_output(p) as tmp:
             writer(tmp, data, like)

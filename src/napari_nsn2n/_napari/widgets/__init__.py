@@ -1,0 +1,1 @@
+"""The dock widget: one panel per section, composed by ``dock.DenoiseWidget``."""

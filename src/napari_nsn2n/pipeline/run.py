@@ -1,0 +1,140 @@
+"""The NS-N2N pipeline: check, LPF, W_i, training, inference, as one generator of events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from ..control import RunControl
+from ..events import Event, Finished, StageProgress, TrainingStarted, TrainStep
+from ..method.masks import PairDifferences
+from ..method.rician import remove_rician_bias, rician_sigma_for
+from ..models.bundle import ModelBundle
+from ..stack import PreparedStack
+from ..training.loop import training_events
+from ..training.trainer import Trainer
+from .lowpass import lowpass_events
+from .progress import event_sink
+from .request import RunRequest, as_request
+
+INFERENCE_BLOCK = 8  # slices per inference progress event (the device batches within a block)
+
+
+def run(
+    request: RunRequest | Any, control: RunControl | None = None, **options: Any
+) -> Iterator[Event]:
+    """The whole pipeline for ``request`` (a :class:`RunRequest`, or the data with the request's
+    fields as keywords), as a generator of events ending with ``Finished``.
+
+    Stages: check and normalise; LPF differences (skipped when the request holds them); W_i for
+    the threshold; training; inference on every slice. A stop through ``control`` ends training
+    early and still denoises with the model so far; a stop during the LPF ends the run with no
+    result. The model's meta records the threshold, steps, and the Rician sigma used.
+    """
+    request = as_request(RunRequest, request, options)
+    config = request.training_config()
+    control = control or RunControl()
+    started = time.perf_counter()
+    prepared = PreparedStack.from_array(
+        request.data, request.axis, request.axes, in_memory=request.in_memory
+    )
+    rician_sigma = rician_sigma_for(prepared, request.rician)
+    differences = request.differences
+    if differences is None and config.use_mask:
+        for item in lowpass_events(prepared, request.lowpass, control=control):
+            if isinstance(item, PairDifferences):
+                differences = item
+            else:
+                yield item
+        if differences is None:
+            return
+    th = differences.resolve_threshold(request.threshold, config) if differences else None
+    masks = differences.lazy_masks(th) if differences is not None and config.use_mask else None
+    lambda_rc_auto = config.lambda_rc == "auto"
+    config = config.resolved(differences.correlated_noise if differences is not None else None)
+    trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
+    in_units = None if rician_sigma is None else partial(remove_rician_bias, sigma=rician_sigma)
+    try:
+        to_units = prepared.normalizer.inverse
+        steps_done = 0
+        events = training_events(
+            trainer, control, request.preview_index, request.preview_every, to_units
+        )
+        for event in events:
+            if isinstance(event, TrainingStarted):
+                event = replace(
+                    event,
+                    threshold=th,
+                    matched_fraction=None if masks is None else differences.matched_fraction(th),
+                    lambda_rc=float(config.lambda_rc),
+                    lambda_rc_auto=lambda_rc_auto,
+                )
+            steps_done = event.step if isinstance(event, TrainStep) else steps_done
+            yield event
+        result = (
+            request.out
+            if request.out is not None
+            else prepared.allocate_output(request.cast_output)
+        )
+        total = len(prepared.slices)
+        for first in range(0, total, INFERENCE_BLOCK):
+            block = trainer.predict(
+                prepared.slices[first : first + INFERENCE_BLOCK], tta=request.tta
+            )
+            prepared.write(result, first, block, request.cast_output, in_units)
+            yield StageProgress("inference", min(first + INFERENCE_BLOCK, total), total)
+        bundle = ModelBundle(
+            state=trainer.cpu_state(),
+            config=config,
+            normalizer=prepared.normalizer,
+            threshold=th,
+            meta={
+                "shape": list(prepared.layout.shape),
+                "slice_axis": prepared.layout.slice_axis,
+                "epochs": trainer.epochs,  # as run: min_steps may raise config.epochs
+                "steps": steps_done,
+                "recoveries": len(trainer.guard.recoveries),
+                "loss_peak_ratio": round(trainer.guard.peak_ratio, 2),
+                "rician_sigma": rician_sigma,
+                "lambda_rc_auto": lambda_rc_auto,  # config.lambda_rc was chosen by the rule
+            },
+        )
+    finally:
+        trainer.close()
+    yield Finished(
+        denoised=result,
+        model=bundle,
+        elapsed_s=time.perf_counter() - started,
+        stopped_early=control.stopped,
+    )
+
+
+def denoise(
+    data: Any,
+    threshold: float | str = "auto",
+    config: Any = None,
+    *,
+    return_model: bool = False,
+    progress: bool | Callable[[Event], None] = False,
+    control: RunControl | None = None,
+    **options: Any,
+):
+    """Train NS-N2N on ``data`` and return it denoised (float32, input units and shape), with
+    the trained :class:`ModelBundle` when ``return_model``.
+
+    ``progress``: True shows a progress bar on stderr (plain lines when it is not a terminal), a
+    callable receives every event. Other keywords are :class:`RunRequest` fields.
+    """
+    sink = event_sink(progress, label="nsn2n")
+    try:
+        request = RunRequest(data, threshold=threshold, config=config, **options)
+        for event in run(request, control):
+            sink(event)
+            if isinstance(event, Finished):
+                return (event.denoised, event.model) if return_model else event.denoised
+    finally:
+        sink.close()
+    raise RuntimeError("the run ended without a result")

@@ -1,0 +1,84 @@
+"""Checking that an array can be denoised as a stack of slices, and choosing its slice axis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidStackError
+from .normalize import intensity_range
+
+AXIS_LETTERS = "TZCYX"
+MIN_SIDE = 8
+
+
+def resolve_axis(shape: tuple[int, ...], axis: int | str | None, axes: str | None = None) -> int:
+    """The index of the slice axis.
+
+    For 3D data any axis may be the slice axis (the other two form the image plane); for 4D data
+    (e.g. TZYX) it is one of the two leading axes. ``axis`` is an index (negative allowed), a letter ("z", "t") looked up in ``axes`` (e.g. "TYX"),
+    or None: axis 0 for a 3D stack; a 4D stack must name it.
+    """
+    ndim = len(shape)
+    if axis is None:
+        if ndim == 4:
+            raise InvalidStackError(
+                f"4D data {shape} needs a slice-axis choice (e.g. --axis z or --axis t)"
+            )
+        return 0
+    if isinstance(axis, str) and not axis.lstrip("-").isdigit():
+        letter = axis.upper()
+        if letter not in AXIS_LETTERS:
+            raise InvalidStackError(f"unknown axis {axis!r}; use an index or one of t, z")
+        if axes and letter in axes.upper():
+            return axes.upper().index(letter)
+        if ndim == 3 and letter in "TZ":
+            return 0
+        raise InvalidStackError(f"axis {axis!r} not found in the data's axes {axes or '?'}")
+    index = int(axis)
+    leading = ndim if ndim == 3 else ndim - 2  # 3D: any axis; 4D: the image plane is the last two
+    if not -ndim <= index < ndim or index % ndim >= leading:
+        raise InvalidStackError(
+            f"axis {axis} is not a slice axis of {ndim}D data (for 4D the last two axes are the "
+            "image plane)"
+        )
+    return index % ndim
+
+
+def check_stack(data: np.ndarray, axis: int | str | None = None, axes: str | None = None) -> int:
+    """Raise :class:`InvalidStackError` with a one-line reason if ``data`` cannot be denoised.
+
+    Returns the resolved slice axis.
+    """
+    shape = tuple(np.shape(data))
+    dtype = np.dtype(getattr(data, "dtype", np.float64))
+    if len(shape) < 3:
+        raise InvalidStackError(f"{len(shape)}D image {shape}: NS-N2N needs a stack of 2D slices")
+    if len(shape) in (3, 4) and shape[-1] in (3, 4) and min(shape[-3:-1]) > 4:
+        raise InvalidStackError(f"RGB(A) data {shape}: convert to a single channel first")
+    if len(shape) > 4:
+        raise InvalidStackError(f"{len(shape)}D data {shape}: at most 4D (e.g. TZYX) is supported")
+    if dtype.kind not in "biuf":
+        raise InvalidStackError(f"unsupported data type {dtype}")
+    slice_axis = resolve_axis(shape, axis, axes)
+    if shape[slice_axis] < 2:
+        raise InvalidStackError(
+            f"only {shape[slice_axis]} slice along axis {slice_axis}: NS-N2N needs at least 2"
+        )
+    plane = tuple(n for a, n in enumerate(shape) if a != slice_axis)[-2:]
+    if min(plane) < MIN_SIDE:
+        raise InvalidStackError(f"slices of {plane} are too small (at least {MIN_SIDE} px)")
+    if dtype.kind == "f":
+        finite = _all_finite(data)
+        if not finite:
+            raise InvalidStackError("the stack contains NaN or Inf values; replace them first")
+    lo, hi = intensity_range(data)
+    if not hi > lo:
+        raise InvalidStackError(f"the stack is constant (all values {lo}); nothing to denoise")
+    return slice_axis
+
+
+def _all_finite(data: np.ndarray, chunk: int = 16) -> bool:
+    for start in range(0, data.shape[0], chunk):
+        if not np.isfinite(np.asarray(data[start : start + chunk])).all():
+            return False
+    return True

@@ -1,0 +1,65 @@
+"""Training batches of NS-N2N: random patches of neighbouring slice pairs with their W_i."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..config import TrainConfig
+
+
+class PairSampler:
+    """Batches of (x_i, x_{i+1}, W_i) patches.
+
+    An epoch carries as many pixels as the paper's (every pair once, whole slices): each pair
+    contributes ``ceil(H * W / patch_area)`` random patches, in random order. With ``augment``,
+    each batch gets one random flip / quarter turn (the same for x_i, x_{i+1} and W_i).
+    """
+
+    def __init__(
+        self,
+        slices: np.ndarray,
+        masks: np.ndarray | None,
+        pair_starts: np.ndarray,
+        config: TrainConfig,
+        rng: np.random.Generator,
+    ) -> None:
+        self.slices, self.masks, self.pair_starts = slices, masks, np.asarray(pair_starts)
+        self.batch_size, self.augment, self.rng = config.batch_size, config.augment, rng
+        height, width = slices.shape[-2:]
+        self.patch = config.patch_shape(height, width)
+        self.patches_per_pair = config.patches_per_pair(height, width)
+        self.batches_per_epoch = config.steps_per_epoch(len(self.pair_starts), height, width)
+
+    def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        n_pairs = len(self.pair_starts)
+        order = np.concatenate(
+            [self.rng.permutation(n_pairs) for _ in range(self.patches_per_pair)]
+        )
+        for first in range(0, len(order), self.batch_size):
+            yield self._gather(order[first : first + self.batch_size])
+
+    def _gather(self, pair_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ph, pw = self.patch
+        height, width = self.slices.shape[-2:]
+        count = len(pair_ids)
+        x_a = np.empty((count, 1, ph, pw), np.float32)
+        x_b = np.empty_like(x_a)
+        weight = np.ones((count, 1, ph, pw), np.float32)
+        for k, pid in enumerate(pair_ids):
+            top = int(self.rng.integers(0, height - ph + 1))
+            left = int(self.rng.integers(0, width - pw + 1))
+            window = (slice(top, top + ph), slice(left, left + pw))
+            start = int(self.pair_starts[pid])
+            x_a[k, 0] = self.slices[start][window]
+            x_b[k, 0] = self.slices[start + 1][window]
+            if self.masks is not None:
+                weight[k, 0] = self.masks[pid][window]
+        return x_a, x_b, weight
+
+    def transform(self) -> tuple[int, bool]:
+        """A random rotation (quarter turns) and flip for one batch, or none without augment."""
+        if not self.augment:
+            return 0, False
+        return int(self.rng.integers(4)), bool(self.rng.integers(2))

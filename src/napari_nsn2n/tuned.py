@@ -1,0 +1,74 @@
+"""Every constant that was chosen by measuring, in one place, with where it was measured.
+
+These values were fitted on the project's **synthetic phantoms** (CT, MRI, fluorescence; see
+docs/benchmarks.md) and checked on cases held out from the fit where the line says so. They are
+defaults, not laws: each one is also a setting (CLI option, ``TrainConfig`` field or keyword).
+The experiment log behind each line is ``benchmarks/NOTES.md`` (the section named in brackets).
+"""
+
+from __future__ import annotations
+
+# --- threshold suggestion (method/threshold.py) ---------------------------------------------
+# th = k * s. k = 10 for runs of up to 800 optimiser steps, 5 from 2400 on, log-linear between:
+# best k of PSNR sweeps over th at 800 / 1500 / 2400 / 4800 steps on MRI 5-9 % and fluorescence;
+# checked on held-out ct_cosine and microscopy20 [Threshold rule; Threshold and budget].
+SHORT_RUN_K = 10.0
+LONG_RUN_K = 5.0
+SHORT_RUN_STEPS = 800
+LONG_RUN_STEPS = 2400
+# k = 5 at any budget after the LPF tuned for noise correlated within slices (both CT filters'
+# sweeps at 800 steps) [Threshold rule].
+CORRELATED_K = 5.0
+# differences above TAIL_K * s count as structure in the fit of s: s agreed within 15 % with the
+# noise-only median on the six cases [Threshold rule, conditions].
+TAIL_K = 5.0
+
+# --- noise checks before the LPF (method/lowpass.py, method/noise_model.py) ------------------
+# inter-slice sigma / in-plane sigma above this = noise correlated within slices: 1.8x (FBP ramp)
+# and 3.3x (Hann) on CT, 1.0-1.2x on white, Rician and stabilised Poisson noise [Correlated noise].
+CORRELATED_NOISE_RATIO = 1.5
+# variance stabilisation is applied when the Poisson-Gaussian fit has R^2 >= MIN_R2 and its noise
+# std grows by MIN_STD_RATIO over the level range: true on fluorescence only of the six cases
+# (+1.1 dB there; the other five unchanged bit for bit) [Variance stabilisation].
+VST_MIN_R2 = 0.5
+VST_MIN_STD_RATIO = 1.5
+
+# --- training defaults (config.py) -----------------------------------------------------------
+# the CPU preset: 16-channel U-Net, 64 px patches, batch 8, within 0.3 dB of its final PSNR in
+# under 3 minutes on 2 cores on a 48 x 256 x 256 CT stack [Speed presets].
+FAST_EPOCHS = 16
+FAST_CHANNELS = 16
+FAST_PATCH = 64
+FAST_BATCH = 8
+# at least this many optimiser steps on a short stack: the step count of the fast preset on that
+# 48 x 256 x 256 stack; MRI / fluorescence still gained 1-2 dB from 800 to 2400 steps [Budget].
+FAST_MIN_STEPS = 1500
+# "late" lr schedule as the CPU default: +0.02 to +0.86 dB over the paper's halving at 800 steps
+# on all six cases, seed 0 [Learning-rate schedule].
+FAST_LR_SCHEDULE = "late"
+# lambda_RC "auto" = 0.5 on correlated noise, 0 elsewhere: without L_RC CT Hann lost 0.81 dB and
+# fluorescence / MRI foreground gained +0.4 to +0.6 / +0.2 to +0.5 dB (800 and 2400 steps)
+# [L_RC and the noise].
+AUTO_LAMBDA_RC_CORRELATED = 0.5
+AUTO_LAMBDA_RC_INDEPENDENT = 0.0
+
+# --- divergence guard (training/guard.py) ----------------------------------------------------
+# a step whose loss exceeds SPIKE_FACTOR x the median of the last GUARD_WINDOW steps is rolled
+# back: healthy benchmark runs peaked at 1.1-1.2x, the diverging MRI 9 % run at 4-5x before its
+# blow-up [Divergence guard].
+SPIKE_FACTOR = 20.0
+GUARD_WINDOW = 50
+GUARD_WARMUP = 20
+GUARD_SNAPSHOT_EVERY = 50
+
+# --- inference (method/inference.py) ---------------------------------------------------------
+# one slice per forward pass on a CPU: 22.0 against 15.4 slices/s for batches of 8 at 256 x 256
+# on 2 cores (docs/performance.md, benchmarks/speed.py).
+CPU_INFERENCE_BATCH = 1
+DEVICE_INFERENCE_BATCH = 8
+
+# --- Rician sigma estimate (method/rician.py) ------------------------------------------------
+# 2 x 2 blocks brighter than RICIAN_SNR sigma and without an edge above RICIAN_EDGE sigma: the
+# estimate was 1-4 % above the true sigma on MRI 5 / 7 / 9 % [Rician floor].
+RICIAN_SNR = 4.0
+RICIAN_EDGE = 3.0
