@@ -27,6 +27,10 @@ class TrainConfig:
     many optimiser steps (an epoch of 32 slices is only a few steps; ``epochs_for``).
     ``lambda_rc="auto"`` (our addition, the fast and auto presets'): the paper's 0.5 where the noise
     is correlated within slices (CT), 0 where it is not (``resolved``; docs/method.md).
+    ``validation_fraction`` (our addition): that fraction of every slice, in small blocks, is left
+    out of the loss, and the loss on it is measured every ``validation_every`` steps
+    (``training.validation``); with ``stop_patience`` training stops after that many
+    measurements without a new best (never before ``min_steps``).
     """
 
     epochs: int = 100
@@ -50,6 +54,9 @@ class TrainConfig:
     device: str = "auto"
     mixed_precision: bool = True
     num_threads: int | None = None
+    validation_fraction: float = 0.0
+    validation_every: int = 50
+    stop_patience: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -76,6 +83,16 @@ class TrainConfig:
             (self.base_channels >= 4, "base_channels must be >= 4"),
             (1 <= self.depth <= 6, "depth must be between 1 and 6"),
             (self.num_threads is None or self.num_threads >= 1, "num_threads must be >= 1"),
+            (0 <= self.validation_fraction < 0.5, "validation_fraction must be in [0, 0.5)"),
+            (self.validation_every >= 1, "validation_every must be >= 1"),
+            (
+                self.stop_patience is None or self.stop_patience >= 1,
+                "stop_patience must be >= 1 or None",
+            ),
+            (
+                self.stop_patience is None or self.validation_fraction > 0,
+                "stop_patience needs validation_fraction > 0",
+            ),
         ]
         for ok, message in checks:
             if not ok:

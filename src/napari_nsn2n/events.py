@@ -60,6 +60,18 @@ class TrainStep:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """The loss on pixels held out from training at ``step`` (``training.validation``): it
+    tracks the error against the clean stack plus a constant, so lower is better; ``best_step``
+    is where it was lowest so far."""
+
+    step: int
+    loss: float
+    best_loss: float
+    best_step: int
+
+
+@dataclass(frozen=True)
 class EpochEnd:
     epoch: int
     epochs: int
@@ -107,5 +119,5 @@ class Finished:
 
 
 Event = Union[  # noqa: UP007
-    StageProgress, TrainingStarted, TrainStep, EpochEnd, Recovered, Preview, Finished
+    StageProgress, TrainingStarted, TrainStep, Validation, EpochEnd, Recovered, Preview, Finished
 ]

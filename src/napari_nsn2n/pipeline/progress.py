@@ -7,7 +7,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import IO
 
-from ..events import Event, Finished, Recovered, StageProgress, TrainingStarted, TrainStep
+from ..events import (
+    Event,
+    Finished,
+    Recovered,
+    StageProgress,
+    TrainingStarted,
+    TrainStep,
+    Validation,
+)
 
 UNITS = {"lowpass": "slice", "training": "step", "inference": "slice"}
 LOG_EVERY = 0.1  # plain-line mode: one line per tenth of a stage
@@ -52,6 +60,7 @@ class ProgressReporter:
         self.stage = ""
         self._next_line = 0.0
         self._stage_started = 0.0
+        self._held_out = ""  # the latest held-out loss, shown with the training progress
 
     # ----------------------------------------------------------------------------- output
     def say(self, text: str) -> None:
@@ -112,9 +121,11 @@ class ProgressReporter:
         elif isinstance(event, TrainStep):
             postfix = (
                 f"loss {event.loss:.3g} (recon {event.recon:.3g}, rc {event.rc:.2g}, "
-                f"ic {event.ic:.2g}) lr {event.lr:.1e}"
+                f"ic {event.ic:.2g}) lr {event.lr:.1e}{self._held_out}"
             )
             self._advance(event.step, event.total_steps, postfix)
+        elif isinstance(event, Validation):
+            self._held_out = f" held-out {event.loss:.4g} (best at step {event.best_step})"
         elif isinstance(event, Recovered):
             self.say(event.message())
         elif isinstance(event, Finished):

@@ -100,6 +100,7 @@ def run(
                 "loss_peak_ratio": round(trainer.guard.peak_ratio, 2),
                 "rician_sigma": rician_sigma,
                 "lambda_rc_auto": lambda_rc_auto,  # config.lambda_rc was chosen by the rule
+                "stopped_by_rule_at": trainer.stopped_at,
             },
         )
     finally:

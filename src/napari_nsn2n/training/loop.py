@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from ..control import RunControl
-from ..events import EpochEnd, Preview, Recovered, TrainingStarted, TrainStep
+from ..events import EpochEnd, Preview, Recovered, TrainingStarted, TrainStep, Validation
 from .trainer import Trainer
 
 
@@ -18,12 +19,13 @@ def training_events(
     preview_index: int | Callable[[], int] | None = None,
     preview_every: int = 0,
     to_units: Callable[[np.ndarray], np.ndarray] = lambda a: a,
-) -> Iterator[TrainingStarted | TrainStep | EpochEnd | Recovered | Preview]:
+) -> Iterator[TrainingStarted | TrainStep | Validation | EpochEnd | Recovered | Preview]:
     """Train for ``trainer.epochs`` epochs, yielding a ``TrainStep`` per step, an ``EpochEnd`` per
     epoch, a ``Recovered`` after a step whose loss exploded (the run goes on from restored
-    weights) and, every ``preview_every`` steps, a ``Preview`` of slice ``preview_index`` (an index
-    or a callable returning one, e.g. the slice the viewer shows). Ends early when ``control``
-    stops."""
+    weights), every ``preview_every`` steps a ``Preview`` of slice ``preview_index`` (an index
+    or a callable returning one, e.g. the slice the viewer shows) and, with a held-out set, a
+    ``Validation`` every ``config.validation_every`` steps. Ends early when ``control`` stops, or
+    when the stop rule says so (the best weights are then restored)."""
     control = control or RunControl()
     yield TrainingStarted(
         total_steps=trainer.total_steps,
@@ -33,6 +35,7 @@ def training_events(
         device=str(trainer.device),
     )
     start, step = time.perf_counter(), 0
+    tracker = StopRule(trainer.config)
     trainer.model.train()
     for epoch in range(trainer.epochs):
         lr, losses = trainer.learning_rate(epoch), []
@@ -61,6 +64,48 @@ def training_events(
                 index = preview_index() if callable(preview_index) else preview_index
                 image = trainer.predict(trainer.slices[index : index + 1])[0]
                 yield Preview(step=step, index=index, image=to_units(image))
+            if trainer.held_out is not None and (
+                step % trainer.config.validation_every == 0 or step == trainer.total_steps
+            ):
+                yield tracker.update(step, trainer)
+                if tracker.should_stop(step):
+                    trainer.model.load_state_dict(tracker.best_state)
+                    trainer.stopped_at = step
+                    yield EpochEnd(
+                        epoch + 1,
+                        trainer.epochs,
+                        float(np.mean(losses)),
+                        time.perf_counter() - start,
+                    )
+                    return
         yield EpochEnd(
             epoch + 1, trainer.epochs, float(np.mean(losses)), time.perf_counter() - start
+        )
+
+
+class StopRule:
+    """The best held-out loss so far and, with ``config.stop_patience``, when to stop: after that
+    many measurements without a new best, once ``config.min_steps`` steps are done."""
+
+    def __init__(self, config) -> None:
+        self.patience, self.min_steps = config.stop_patience, config.min_steps or 0
+        self.best_loss, self.best_step, self.since_best = math.inf, 0, 0
+        self.best_state: dict | None = None
+
+    def update(self, step: int, trainer: Trainer) -> Validation:
+        loss = trainer.held_out_loss()
+        if loss < self.best_loss:
+            self.best_loss, self.best_step, self.since_best = loss, step, 0
+            if self.patience:
+                self.best_state = trainer.cpu_state()
+        else:
+            self.since_best += 1
+        return Validation(step, loss, self.best_loss, self.best_step)
+
+    def should_stop(self, step: int) -> bool:
+        return bool(
+            self.patience
+            and self.best_state is not None
+            and self.since_best >= self.patience
+            and step >= self.min_steps
         )

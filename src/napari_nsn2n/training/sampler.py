@@ -14,7 +14,8 @@ class PairSampler:
 
     An epoch carries as many pixels as the paper's (every pair once, whole slices): each pair
     contributes ``ceil(H * W / patch_area)`` random patches, in random order. With ``augment``,
-    each batch gets one random flip / quarter turn (the same for x_i, x_{i+1} and W_i).
+    each batch gets one random flip / quarter turn (the same for x_i, x_{i+1} and W_i). Pixels of
+    ``holdout`` (a (H, W) boolean map) get weight 0: they are kept for the held-out loss.
     """
 
     def __init__(
@@ -24,8 +25,10 @@ class PairSampler:
         pair_starts: np.ndarray,
         config: TrainConfig,
         rng: np.random.Generator,
+        holdout: np.ndarray | None = None,
     ) -> None:
         self.slices, self.masks, self.pair_starts = slices, masks, np.asarray(pair_starts)
+        self.keep = None if holdout is None else (~holdout).astype(np.float32)
         self.batch_size, self.augment, self.rng = config.batch_size, config.augment, rng
         height, width = slices.shape[-2:]
         self.patch = config.patch_shape(height, width)
@@ -56,6 +59,8 @@ class PairSampler:
             x_b[k, 0] = self.slices[start + 1][window]
             if self.masks is not None:
                 weight[k, 0] = self.masks[pid][window]
+            if self.keep is not None:
+                weight[k, 0] *= self.keep[window]
         return x_a, x_b, weight
 
     def transform(self) -> tuple[int, bool]:

@@ -18,6 +18,7 @@ from ..method.losses import nsn2n_loss
 from ..method.unet import build_unet
 from .guard import DivergenceGuard
 from .sampler import PairSampler
+from .validation import HeldOutLoss, holdout_map
 
 
 def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
@@ -48,9 +49,13 @@ class Trainer:
             self.model.parameters(), lr=config.learning_rate, betas=(config.beta1, config.beta2)
         )
         rng = np.random.default_rng(config.seed)
-        self.sampler = PairSampler(
-            slices, masks if config.use_mask else None, pair_starts, config, rng
-        )
+        masks = masks if config.use_mask else None
+        holdout = None
+        self.held_out: HeldOutLoss | None = None
+        if config.validation_fraction > 0:
+            holdout = holdout_map(*slices.shape[-2:], config.validation_fraction, config.seed)
+            self.held_out = HeldOutLoss(slices, masks, pair_starts, holdout)
+        self.sampler = PairSampler(slices, masks, pair_starts, config, rng, holdout)
         self.slices = slices
         self.amp_dtype = autocast_dtype(self.device, config.mixed_precision)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -58,6 +63,7 @@ class Trainer:
         self.guard = DivergenceGuard()
         self.guard.start(self.model, self.optimizer)
         self.last_recovery: Recovered | None = None
+        self.stopped_at: int | None = None  # the step the stop rule ended training at
 
     @property
     def steps_per_epoch(self) -> int:
@@ -111,6 +117,12 @@ class Trainer:
         total, recon, rc, ic = (float(v) for v in values)
         self.last_recovery = self.guard.after_step(total, self.model, self.optimizer)
         return total, recon, rc, ic
+
+    def held_out_loss(self) -> float | None:
+        """The loss on the held-out pixels now, or None without a held-out set."""
+        if self.held_out is None:
+            return None
+        return self.held_out(self.model, self.device, self.amp_dtype)
 
     def predict(self, slices: np.ndarray, **kwargs) -> np.ndarray:
         """Denoise normalised slices (M, H, W) with the current weights."""
