@@ -27,6 +27,8 @@ class TrainConfig:
     many optimiser steps (an epoch of 32 slices is only a few steps; ``epochs_for``).
     ``lambda_rc="auto"`` (our addition, the fast and auto presets'): the paper's 0.5 where the noise
     is correlated within slices (CT), 0 where it is not (``resolved``; docs/method.md).
+    ``target="guided"`` (our addition, after NGPS): the unmatched pixels (W = 0) get a guided
+    neighbour target instead of being left out of L_recon (``method.guided``).
     ``validation_fraction`` (our addition): that fraction of every slice, in small blocks, is left
     out of the loss, and the loss on it is measured every ``validation_every`` steps
     (``training.validation``); with ``stop_patience`` training stops after that many
@@ -40,6 +42,8 @@ class TrainConfig:
     lr_schedule: str = "step"
     beta1: float = 0.5
     beta2: float = 0.999
+    adam_eps: float = 1e-8
+    loss_reduction: str = "mean"
     lambda_rc: float | str = PAPER_LAMBDA_RC
     lambda_ic: float = 1.0
     use_mask: bool = True
@@ -54,9 +58,12 @@ class TrainConfig:
     device: str = "auto"
     mixed_precision: bool = True
     num_threads: int | None = None
+    target: str = "mask"
     validation_fraction: float = 0.0
     validation_every: int = 50
     stop_patience: int | None = None
+    plateau_tolerance: float = 0.01
+    plateau_halvings: int = 4
 
     def __post_init__(self) -> None:
         checks = [
@@ -72,6 +79,8 @@ class TrainConfig:
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}",
             ),
             (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1)"),
+            (self.adam_eps > 0, "adam_eps must be > 0"),
+            (self.loss_reduction in ("mean", "sum"), "loss_reduction must be 'mean' or 'sum'"),
             (
                 self.lambda_rc == "auto"
                 or (not isinstance(self.lambda_rc, str) and self.lambda_rc >= 0),
@@ -83,6 +92,7 @@ class TrainConfig:
             (self.base_channels >= 4, "base_channels must be >= 4"),
             (1 <= self.depth <= 6, "depth must be between 1 and 6"),
             (self.num_threads is None or self.num_threads >= 1, "num_threads must be >= 1"),
+            (self.target in TARGETS, f"target must be one of {', '.join(TARGETS)}"),
             (0 <= self.validation_fraction < 0.5, "validation_fraction must be in [0, 0.5)"),
             (self.validation_every >= 1, "validation_every must be >= 1"),
             (
@@ -93,6 +103,12 @@ class TrainConfig:
                 self.stop_patience is None or self.validation_fraction > 0,
                 "stop_patience needs validation_fraction > 0",
             ),
+            (
+                self.lr_schedule != "plateau" or self.stop_patience is not None,
+                "the plateau lr schedule needs stop_patience (and validation_fraction > 0)",
+            ),
+            (self.plateau_tolerance >= 0, "plateau_tolerance must be >= 0"),
+            (self.plateau_halvings >= 0, "plateau_halvings must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -161,8 +177,11 @@ class TrainConfig:
 
         ``"step"`` (the paper's): lr_0 * 0.5 ** floor(epoch / halving), halving every
         ``halving_for(epochs)`` epochs. ``"late"``: lr_0 for the first half of the run, then halved
-        every tenth of it (lr_0 / 2 from the middle, lr_0 / 32 in the last tenth).
+        every tenth of it (lr_0 / 2 from the middle, lr_0 / 32 in the last tenth). ``"plateau"``:
+        lr_0 here; the held-out loss halves it when it stops falling (``training.loop.StopRule``).
         """
+        if self.lr_schedule == "plateau":
+            return self.learning_rate
         if self.lr_schedule == "late":
             tenths_past_half = (10 * epoch - 5 * epochs) // epochs  # integers: exact at the edges
             halvings = 1 + tenths_past_half if tenths_past_half >= 0 else 0
@@ -195,7 +214,8 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-LR_SCHEDULES = ("step", "late")
+LR_SCHEDULES = ("step", "late", "plateau")
+TARGETS = ("mask", "guided")  # W = 0 pixels: left out (the paper) or given guided targets
 FAST_EPOCHS = tuned.FAST_EPOCHS
 FAST_MIN_STEPS = tuned.FAST_MIN_STEPS
 PRESETS: dict[str, dict[str, Any]] = {

@@ -36,10 +36,36 @@ def nsn2n_loss(
     weight: torch.Tensor,
     lambda_rc: float = 0.5,
     lambda_ic: float = 1.0,
+    reduction: str = "mean",
+    target_a: torch.Tensor | None = None,
+    target_b: torch.Tensor | None = None,
+    recon_weight: torch.Tensor | None = None,
 ) -> LossTerms:
-    """Loss terms for a batch of pairs: ``f_a = f(x_i)``, ``f_b = f(x_{i+1})``, ``f_mid = f(mean)``."""
+    """Loss terms for a batch of pairs: ``f_a = f(x_i)``, ``f_b = f(x_{i+1})``, ``f_mid = f(mean)``.
+
+    ``reduction``: "mean" averages over the batch and the pixels; "sum" sums over each pair's
+    pixels and averages over the batch (the paper's squared L2 norm). Under Adam the two differ
+    only through its eps, which the mean's small gradients fall under in the deep layers.
+    ``target_a`` / ``target_b`` / ``recon_weight`` replace x_{i+1} / x_i / W in L_recon (guided
+    targets, ``method.guided``); L_RC keeps W.
+    """
     weight = weight.to(f_a.dtype)
-    recon = 0.5 * (((f_a - x_b) * weight).square().mean() + ((f_b - x_a) * weight).square().mean())
-    rc = ((f_a - f_b) * weight).square().mean()
-    ic = (f_mid - 0.5 * (f_a + f_b)).square().mean()
+    reduce = _REDUCTIONS[reduction]
+    target_a = x_b if target_a is None else target_a
+    target_b = x_a if target_b is None else target_b
+    recon_weight = weight if recon_weight is None else recon_weight.to(f_a.dtype)
+    recon = 0.5 * (
+        reduce(((f_a - target_a) * recon_weight).square())
+        + reduce(((f_b - target_b) * recon_weight).square())
+    )
+    rc = reduce(((f_a - f_b) * weight).square())
+    ic = reduce((f_mid - 0.5 * (f_a + f_b)).square())
     return LossTerms(total=recon + lambda_rc * rc + lambda_ic * ic, recon=recon, rc=rc, ic=ic)
+
+
+def _per_pair_sum(squares: torch.Tensor) -> torch.Tensor:
+    return squares.sum(dim=tuple(range(1, squares.ndim))).mean()
+
+
+_REDUCTIONS = {"mean": torch.Tensor.mean, "sum": _per_pair_sum}
+LOSS_REDUCTIONS = tuple(_REDUCTIONS)

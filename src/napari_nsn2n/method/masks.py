@@ -82,6 +82,7 @@ class PairDifferences:
     settings: LowpassSettings
     stabilizer: PoissonGaussian | None = None  # set when the LPF ran on stabilised slices
     correlated_noise: bool = False  # the LPF was tuned with the inter-slice noise estimate
+    lowpass: np.ndarray | None = None  # the LPF slices themselves, when kept (guided targets)
 
     def masks(self, threshold: float) -> np.ndarray:
         """W_i for every pair as uint8 (P, H, W)."""

@@ -20,9 +20,10 @@ def lowpass_events(
     settings: LowpassSettings | None = None,
     workers: int | None = None,
     control: RunControl | None = None,
+    keep_lowpass: bool = False,
 ) -> Iterator[StageProgress | PairDifferences]:
     """Yield ``StageProgress("lowpass", ...)`` per slice, then the ``PairDifferences`` (nothing
-    more once ``control`` is stopped).
+    more once ``control`` is stopped); with ``keep_lowpass`` it holds the LPF slices too.
 
     Slices are filtered in order and each difference is taken as soon as both LPF slices exist,
     so memory holds the differences (a temporary memmap for big lazy inputs) and two LPF slices.
@@ -35,6 +36,9 @@ def lowpass_events(
     starts = prepared.layout.pair_starts()
     diffs = allocate((len(starts), *prepared.slices.shape[1:]), np.float32, spill=prepared.lazy)
     pair_of_start = {int(s): k for k, s in enumerate(starts)}
+    kept = (
+        allocate(prepared.slices.shape, np.float32, spill=prepared.lazy) if keep_lowpass else None
+    )
     previous, total = None, len(prepared.slices)
     for i, filtered in iter_lowpass(
         prepared.slices, settings, sigma=sigma, workers=workers, stabilizer=stabilizer
@@ -44,8 +48,10 @@ def lowpass_events(
         if previous is not None and (i - 1) in pair_of_start:
             np.abs(np.subtract(previous, filtered), out=diffs[pair_of_start[i - 1]])
         previous = filtered
+        if kept is not None:
+            kept[i] = filtered
         yield StageProgress("lowpass", i + 1, total)
-    yield PairDifferences(diffs, starts, prepared.layout, settings, stabilizer, correlated)
+    yield PairDifferences(diffs, starts, prepared.layout, settings, stabilizer, correlated, kept)
 
 
 def compute_differences(
@@ -55,13 +61,15 @@ def compute_differences(
     settings: LowpassSettings | None = None,
     workers: int | None = None,
     on_event: Callable[[Event], None] | None = None,
+    keep_lowpass: bool = False,
 ) -> PairDifferences:
     """The LPF differences of a stack (the expensive, threshold-independent part of Eq. 3);
-    ``on_event`` receives the ``StageProgress`` events."""
+    ``on_event`` receives the ``StageProgress`` events; ``keep_lowpass`` as in
+    :func:`lowpass_events`."""
     prepared = (
         data if isinstance(data, PreparedStack) else PreparedStack.from_array(data, axis, axes)
     )
-    for item in lowpass_events(prepared, settings, workers):
+    for item in lowpass_events(prepared, settings, workers, keep_lowpass=keep_lowpass):
         if isinstance(item, PairDifferences):
             return item
         if on_event is not None:

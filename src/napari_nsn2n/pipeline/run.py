@@ -19,6 +19,7 @@ from ..training.trainer import Trainer
 from .lowpass import lowpass_events
 from .progress import event_sink
 from .request import RunRequest, as_request
+from .targets import guided_target_events
 
 INFERENCE_BLOCK = 8  # slices per inference progress event (the device batches within a block)
 
@@ -42,9 +43,12 @@ def run(
         request.data, request.axis, request.axes, in_memory=request.in_memory
     )
     rician_sigma = rician_sigma_for(prepared, request.rician)
+    guided = config.target == "guided" and config.use_mask
     differences = request.differences
+    if guided and differences is not None and differences.lowpass is None:
+        differences = None  # the guided targets need the LPF slices themselves
     if differences is None and config.use_mask:
-        for item in lowpass_events(prepared, request.lowpass, control=control):
+        for item in lowpass_events(prepared, request.lowpass, control=control, keep_lowpass=guided):
             if isinstance(item, PairDifferences):
                 differences = item
             else:
@@ -53,9 +57,18 @@ def run(
             return
     th = differences.resolve_threshold(request.threshold, config) if differences else None
     masks = differences.lazy_masks(th) if differences is not None and config.use_mask else None
+    targets = None
+    if guided:
+        for item in guided_target_events(prepared, differences, th, control):
+            if isinstance(item, StageProgress):
+                yield item
+            else:
+                targets = item
+        if targets is None:
+            return
     lambda_rc_auto = config.lambda_rc == "auto"
     config = config.resolved(differences.correlated_noise if differences is not None else None)
-    trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config)
+    trainer = Trainer(prepared.slices, masks, prepared.layout.pair_starts(), config, targets)
     in_units = None if rician_sigma is None else partial(remove_rician_bias, sigma=rician_sigma)
     try:
         to_units = prepared.normalizer.inverse

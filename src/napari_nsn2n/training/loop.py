@@ -43,8 +43,8 @@ def training_events(
             control.wait_while_paused()
             if control.stopped:
                 return
-            step_lr = lr * trainer.guard.lr_scale  # before a rollback in this step halves it
-            total, recon, rc, ic = trainer.step(batch, lr)
+            step_lr = lr * tracker.lr_scale * trainer.guard.lr_scale  # before a rollback halves it
+            total, recon, rc, ic = trainer.step(batch, lr * tracker.lr_scale)
             step += 1
             losses.append(total)
             yield TrainStep(
@@ -84,28 +84,48 @@ def training_events(
 
 
 class StopRule:
-    """The best held-out loss so far and, with ``config.stop_patience``, when to stop: after that
-    many measurements without a new best, once ``config.min_steps`` steps are done."""
+    """What the held-out loss decides, checked every ``config.validation_every`` steps.
+
+    The best held-out loss so far is kept (and its weights, when the rule may stop). A check
+    *improves* when the loss falls below the best by more than ``config.plateau_tolerance`` times
+    the fall since the first check. With ``config.stop_patience`` = P:
+    * lr schedule "plateau": after P checks without improvement the learning rate halves; after
+      ``config.plateau_halvings`` halvings, the next such plateau ends the run;
+    * other schedules: P checks without improvement end the run.
+    Never before ``config.min_steps``; a run that stops keeps its best weights.
+    """
 
     def __init__(self, config) -> None:
         self.patience, self.min_steps = config.stop_patience, config.min_steps or 0
+        self.plateau = config.lr_schedule == "plateau"
+        self.tolerance, self.halvings_left = config.plateau_tolerance, config.plateau_halvings
+        self.first_loss = math.nan
         self.best_loss, self.best_step, self.since_best = math.inf, 0, 0
         self.best_state: dict | None = None
+        self.lr_scale = 1.0
+        self._stop = False
 
     def update(self, step: int, trainer: Trainer) -> Validation:
         loss = trainer.held_out_loss()
-        if loss < self.best_loss:
-            self.best_loss, self.best_step, self.since_best = loss, step, 0
-            if self.patience:
-                self.best_state = trainer.cpu_state()
+        if math.isnan(self.first_loss):
+            self.first_loss = loss
+        margin = self.tolerance * max(self.first_loss - self.best_loss, 0.0)
+        if loss < self.best_loss - (margin if math.isfinite(self.best_loss) else 0.0):
+            self.since_best = 0
         else:
             self.since_best += 1
+        if loss < self.best_loss:
+            self.best_loss, self.best_step = loss, step
+            if self.patience:
+                self.best_state = trainer.cpu_state()
+        if self.patience and self.since_best >= self.patience and step >= self.min_steps:
+            if self.plateau and self.halvings_left > 0:
+                self.lr_scale *= 0.5
+                self.halvings_left -= 1
+                self.since_best = 0
+            else:
+                self._stop = True
         return Validation(step, loss, self.best_loss, self.best_step)
 
     def should_stop(self, step: int) -> bool:
-        return bool(
-            self.patience
-            and self.best_state is not None
-            and self.since_best >= self.patience
-            and step >= self.min_steps
-        )
+        return self._stop and self.best_state is not None

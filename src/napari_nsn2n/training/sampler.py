@@ -16,6 +16,9 @@ class PairSampler:
     contributes ``ceil(H * W / patch_area)`` random patches, in random order. With ``augment``,
     each batch gets one random flip / quarter turn (the same for x_i, x_{i+1} and W_i). Pixels of
     ``holdout`` (a (H, W) boolean map) get weight 0: they are kept for the held-out loss.
+    With ``targets`` (forward, backward: (P, H, W) each, ``method.guided.pair_targets``) a batch
+    also carries the targets of f(x_i) and f(x_{i+1}) and the L_recon weight (1 but on held-out
+    pixels), so every pixel is supervised.
     """
 
     def __init__(
@@ -26,8 +29,10 @@ class PairSampler:
         config: TrainConfig,
         rng: np.random.Generator,
         holdout: np.ndarray | None = None,
+        targets: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.slices, self.masks, self.pair_starts = slices, masks, np.asarray(pair_starts)
+        self.targets = targets
         self.keep = None if holdout is None else (~holdout).astype(np.float32)
         self.batch_size, self.augment, self.rng = config.batch_size, config.augment, rng
         height, width = slices.shape[-2:]
@@ -35,7 +40,7 @@ class PairSampler:
         self.patches_per_pair = config.patches_per_pair(height, width)
         self.batches_per_epoch = config.steps_per_epoch(len(self.pair_starts), height, width)
 
-    def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def epoch(self) -> Iterator[tuple[np.ndarray, ...]]:
         n_pairs = len(self.pair_starts)
         order = np.concatenate(
             [self.rng.permutation(n_pairs) for _ in range(self.patches_per_pair)]
@@ -43,13 +48,17 @@ class PairSampler:
         for first in range(0, len(order), self.batch_size):
             yield self._gather(order[first : first + self.batch_size])
 
-    def _gather(self, pair_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _gather(self, pair_ids: np.ndarray) -> tuple[np.ndarray, ...]:
         ph, pw = self.patch
         height, width = self.slices.shape[-2:]
         count = len(pair_ids)
         x_a = np.empty((count, 1, ph, pw), np.float32)
         x_b = np.empty_like(x_a)
         weight = np.ones((count, 1, ph, pw), np.float32)
+        guided = self.targets is not None
+        if guided:
+            t_a, t_b = np.empty_like(x_a), np.empty_like(x_a)
+            recon_weight = np.ones_like(x_a)
         for k, pid in enumerate(pair_ids):
             top = int(self.rng.integers(0, height - ph + 1))
             left = int(self.rng.integers(0, width - pw + 1))
@@ -61,6 +70,13 @@ class PairSampler:
                 weight[k, 0] = self.masks[pid][window]
             if self.keep is not None:
                 weight[k, 0] *= self.keep[window]
+            if guided:
+                t_a[k, 0] = self.targets[0][pid][window]
+                t_b[k, 0] = self.targets[1][pid][window]
+                if self.keep is not None:
+                    recon_weight[k, 0] = self.keep[window]
+        if guided:
+            return x_a, x_b, weight, t_a, t_b, recon_weight
         return x_a, x_b, weight
 
     def transform(self) -> tuple[int, bool]:

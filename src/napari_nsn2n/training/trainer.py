@@ -37,6 +37,7 @@ class Trainer:
         masks: np.ndarray | None,
         pair_starts: np.ndarray,
         config: TrainConfig,
+        targets: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         # api.run resolves lambda_rc="auto" from the LPF; without that knowledge: the paper's 0.5
         self.config = config = config.resolved(None)
@@ -46,7 +47,10 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = build_unet(config).to(self.device)
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.learning_rate, betas=(config.beta1, config.beta2)
+            self.model.parameters(),
+            lr=config.learning_rate,
+            betas=(config.beta1, config.beta2),
+            eps=config.adam_eps,
         )
         rng = np.random.default_rng(config.seed)
         masks = masks if config.use_mask else None
@@ -55,7 +59,7 @@ class Trainer:
         if config.validation_fraction > 0:
             holdout = holdout_map(*slices.shape[-2:], config.validation_fraction, config.seed)
             self.held_out = HeldOutLoss(slices, masks, pair_starts, holdout)
-        self.sampler = PairSampler(slices, masks, pair_starts, config, rng, holdout)
+        self.sampler = PairSampler(slices, masks, pair_starts, config, rng, holdout, targets)
         self.slices = slices
         self.amp_dtype = autocast_dtype(self.device, config.mixed_precision)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -88,23 +92,32 @@ class Trainer:
             tensor = tensor.pin_memory()
         return tensor.to(self.device, non_blocking=self.pin)
 
-    def step(
-        self, batch: tuple[np.ndarray, np.ndarray, np.ndarray], lr: float
-    ) -> tuple[float, ...]:
+    def step(self, batch: tuple[np.ndarray, ...], lr: float) -> tuple[float, ...]:
         """One optimiser step on a batch at the schedule's ``lr`` (scaled down by the divergence
         guard after a rollback); returns (total, recon, rc, ic) as floats. A step whose loss
         explodes restores earlier weights: ``last_recovery`` then says which."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * self.guard.lr_scale
         turns, flip = self.sampler.transform()
-        x_a, x_b, weight = (transform(self._to_device(a), turns, flip) for a in batch)
+        x_a, x_b, weight, *guided = (transform(self._to_device(a), turns, flip) for a in batch)
         cfg = self.config
         with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp_dtype is not None):
             inputs = [x_a, x_b] + ([0.5 * (x_a + x_b)] if cfg.lambda_ic > 0 else [])
             outputs = self.model(torch.cat(inputs)).float().split(len(x_a))
         f_a, f_b = outputs[0], outputs[1]
         f_mid = outputs[2] if cfg.lambda_ic > 0 else 0.5 * (f_a + f_b).detach()
-        terms = nsn2n_loss(f_a, f_b, f_mid, x_a, x_b, weight, cfg.lambda_rc, cfg.lambda_ic)
+        terms = nsn2n_loss(
+            f_a,
+            f_b,
+            f_mid,
+            x_a,
+            x_b,
+            weight,
+            cfg.lambda_rc,
+            cfg.lambda_ic,
+            cfg.loss_reduction,
+            *guided,
+        )
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(terms.total).backward()
