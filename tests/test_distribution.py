@@ -20,16 +20,24 @@ import napari_nsn2n
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_IGNORE = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    "dist",
-    "*.egg-info",
-    "__pycache__",
-    ".*_cache",
-    "artifacts",
-    "results",
+    ".*", "build", "dist", "*.egg-info", "__pycache__", "artifacts", "results", "*.pt"
 )
+
+
+def _copy_source(target: Path) -> None:
+    """The files a clean clone has (tracked or not ignored by git), else the tree minus clutter."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+    )
+    if listed.returncode != 0:
+        shutil.copytree(ROOT, target, ignore=SOURCE_IGNORE, symlinks=True)
+        return
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file() or source.is_symlink():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name, follow_symlinks=False)
 
 
 def _pyproject() -> dict:
@@ -90,7 +98,7 @@ def test_sdist_and_wheel_build_cleanly_and_pass_twine_check(tmp_path):
     pytest.importorskip("build")
     pytest.importorskip("twine")
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=SOURCE_IGNORE, symlinks=True)
+    _copy_source(source)
     dist = tmp_path / "dist"
     built = subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(source)],
