@@ -50,15 +50,19 @@ CASES = {**TUNED, **HELD_OUT}
 
 
 def load_case(name: str, shape: tuple[int, int, int] = SHAPE) -> Case:
-    if name not in CASES:
-        raise SystemExit(f"unknown case {name!r}; choose from {', '.join(CASES)}")
-    stack = CASES[name](shape)
+    """The case ``name``, or ``name@ZxYxX`` at another shape (e.g. ``ct_ramp@48x256x256``)."""
+    base, _, size = name.partition("@")
+    if size:
+        shape = tuple(int(n) for n in size.split("x"))
+    if base not in CASES:
+        raise SystemExit(f"unknown case {base!r}; choose from {', '.join(CASES)}")
+    stack = CASES[base](shape)
     inserts = getattr(stack, "inserts", None)
     return Case(
         name,
         np.asarray(stack.noisy, np.float32),
         np.asarray(stack.clean, np.float32),
         float(stack.suggested_threshold),
-        PAPER_TH.get(name, float(stack.suggested_threshold)),
+        PAPER_TH.get(base, float(stack.suggested_threshold)),
         None if inserts is None else np.asarray(inserts),
     )

@@ -11,6 +11,10 @@ Experiments:
   clean reference (PSNR / SSIM whole and foreground, insert contrast where the case has inserts),
   with the seconds it took (LPF included for ours) and what the method chose (th, steps...).
   Rows already in ``--out`` are kept and skipped, so a long table can be run in pieces.
+* ``curve``: PSNR against training time for ours (a variant via ``ours[...]``): the model is
+  scored every ``--every`` steps (scoring time not counted); the end-to-end seconds of the run, its
+  final PSNR, and the first time it came within 0.3 dB of ``--reference`` dB (e.g. the converged
+  PSNR of a long run) are recorded.
 * ``report``: the rows of one or more JSON files as one table per case: mean and spread over
   seeds, and with ``--against M`` the paired difference to method M (same case, budget, seed).
 
@@ -97,6 +101,39 @@ def table(args: argparse.Namespace) -> None:
                 print(f"[{started}] {name} {spec} {budget} seed {seed}: {shown}", flush=True)
 
 
+def curve(args: argparse.Namespace) -> None:
+    from curves import training_curve
+
+    torch.set_num_threads(args.threads)
+    rows = load_rows(args.out)
+    budget = Budget.parse(args.budget)
+    for name in args.cases:
+        case = load_case(name)
+        for spec in args.methods:
+            for seed in args.seeds:
+                key = row_key(name, f"curve:{spec}", budget, seed)
+                if key in rows and not args.rerun:
+                    continue
+                row = training_curve(case, spec, budget, seed, args.threads, args.every)
+                if args.reference is not None:
+                    row["reference_psnr"] = args.reference
+                    within = [p for p in row["points"] if p[2] >= args.reference - 0.3]
+                    row["seconds_to_within_0.3dB"] = within[0][1] if within else None
+                rows[key] = {
+                    "case": name,
+                    "method": f"curve:{spec}",
+                    "budget": str(budget),
+                    "seed": seed,
+                    **row,
+                }
+                save_rows(args.out, rows)
+                print(
+                    f"{name} {spec} seed {seed}: final {row['psnr']} dB, "
+                    f"{row['seconds']} s end to end, {row['steps']} steps",
+                    flush=True,
+                )
+
+
 def report(args: argparse.Namespace) -> None:
     rows = {}
     for path in args.files:
@@ -152,11 +189,21 @@ def main(argv=None) -> None:
     tab.add_argument("--ngps", help="path of a checkout of github.com/cv-cho/NGPS")
     tab.add_argument("--rerun", action="store_true", help="recompute rows already in --out")
     tab.add_argument("--out", type=Path, default=RESULTS / "table.json")
+    cur = sub.add_parser("curve", help="PSNR against training time for ours")
+    cur.add_argument("--cases", nargs="+", default=["ct_ramp@48x256x256"])
+    cur.add_argument("--methods", nargs="+", default=["ours"])
+    cur.add_argument("--budget", default="default")
+    cur.add_argument("--seeds", nargs="+", type=int, default=[0])
+    cur.add_argument("--every", type=int, default=100)
+    cur.add_argument("--reference", type=float, help="converged PSNR (dB) to measure against")
+    cur.add_argument("--threads", type=int, default=2)
+    cur.add_argument("--rerun", action="store_true")
+    cur.add_argument("--out", type=Path, default=RESULTS / "curve.json")
     rep = sub.add_parser("report", help="print tables from result files")
     rep.add_argument("files", nargs="+", type=Path)
     rep.add_argument("--against", help="also show paired differences to this method")
     args = parser.parse_args(argv)
-    {"table": table, "report": report}[args.experiment](args)
+    {"table": table, "curve": curve, "report": report}[args.experiment](args)
 
 
 if __name__ == "__main__":

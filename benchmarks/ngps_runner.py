@@ -6,7 +6,9 @@ Training follows its ``scripts/train_ngps.py`` / ``train_nsn2n.py``: random cent
 both neighbours, random crops (``crop``), AdamW (lr 2e-4, weight decay 1e-5), batch 4, on the
 [0, 1]-normalised stack; inference is the plain forward pass, clipped to [0, 1] as its
 ``infer_volume.py`` does. Options (``ngps[width=16,crop=64]``): ``width`` (NAFNet width, 32 in
-its config), ``crop``, ``search`` (search window, 15), ``patch`` (7), ``topk`` (4), ``batch``.
+its config), ``crop``, ``search`` (search window, 15), ``patch`` (7), ``topk`` (4), ``batch``,
+``backbone="unet"`` (its objective on napari-nsn2n's U-Net, 16 channels, instead of NAFNet: the
+same network as ours, so the two objectives are compared at the same step cost).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def train_and_denoise(
     topk: int = 4,
     batch: int = 4,
     lr: float = 2e-4,
+    backbone: str = "nafnet",
 ) -> tuple[np.ndarray, dict]:
     """Train on the (M, H, W) [0, 1] ``slices`` and return them denoised, with run info."""
     (
@@ -74,7 +77,12 @@ def train_and_denoise(
     )
     raw = np.clip(slices, 0.0, 1.0).astype(np.float32)
     guide = guide_filter_volume(raw, cfg)
-    model = build_nafnet(cfg)
+    if backbone == "unet":
+        from napari_nsn2n.method.unet import UNet
+
+        model = UNet(base_channels=16)
+    else:
+        model = build_nafnet(cfg)
     sampler = Sampler(cfg).eval()
     hybrid, masked = HybridLoss(lambda_rc=cfg.rc_weight), NSN2NLoss(lambda_rc=cfg.rc_weight)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
@@ -142,7 +150,8 @@ def train_and_denoise(
     info = {
         "steps": steps + (CALIBRATION_STEPS if budget.kind == "seconds" else 0),
         "train_seconds": round(train_seconds, 1),
-        "nafnet_width": width,
+        "backbone": backbone,
+        "nafnet_width": width if backbone == "nafnet" else None,
         "crop": side_h,
         "search": search,
         "patch": patch,
