@@ -253,9 +253,8 @@ def paint_hollow_organs(canvas: Canvas, frame: BodyFrame, textures: dict, rng) -
     s = np.cumsum(np.r_[0, np.linalg.norm(np.diff(path, axis=0), axis=1)])
     radii = np.interp(s, [0, s[-1] * 0.55, s[-1]], [20, 19, 15]) * (1 + 0.12 * np.sin(s / 9.0))
     _hollow(canvas, path, radii, 2.5, 65.0, "bowel", stool)
-    loop = wander(_jitter(rng, (-12, 40, 40), 3), (0.1, 0.3, 1.0), 44, 6.0, 0.55, rng)
-    low, high = np.array([float(grid.z[-1]) - 5, 0, 0]), np.array([-4, 82, 92])
-    loop = np.clip(loop, low, high)
+    box = (np.array([float(grid.z[-1]) - 5, 0, 0]), np.array([-4, 82, 92]))
+    loop = wander(_jitter(rng, (-12, 40, 40), 3), (0.1, 0.3, 1.0), 44, 6.0, 0.45, rng, box)
     _hollow(canvas, loop, 10.0, 2.0, 100.0, "bowel", fluid)
     fat = canvas.tissue("visceral fat")
     for k in range(6):  # jejunal branches of the mesenteric vessels: small, numbered

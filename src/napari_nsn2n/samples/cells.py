@@ -90,10 +90,10 @@ def cells_volume(shape: tuple[int, int, int], rng: np.random.Generator):
     membrane = to_membrane < 0.22
     canvas.tissues[:] = canvas.tissue("cytoplasm")
     canvas.tissues[membrane] = canvas.tissue("membrane")
-    grain = fine_texture(shape, (0.8, 1.5, 1.5), rng)
-    density[:] = BRIGHTNESS["cytoplasm"] * np.clip(1 + 0.35 * grain, 0.2, None)
+    grain = fine_texture(shape, (1.5, 2.0, 2.0), rng)
+    density[:] = BRIGHTNESS["cytoplasm"] * np.clip(1 + 0.15 * grain, 0.2, None)
     density[membrane] = BRIGHTNESS["membrane"] * (1 + 0.15 * grain[membrane])
-    chromatin = fine_texture(shape, (0.6, 1.8, 1.8), rng)
+    chromatin = fine_texture(shape, (1.2, 1.8, 1.8), rng)
     z, y, x = grid.coords((slice(None),) * 3)
     for index, seed in enumerate(seeds):
         centre = seed + rng.normal(0, 0.8, 3)
@@ -154,7 +154,7 @@ def _puncta(canvas: Canvas, density: np.ndarray, rng: np.random.Generator) -> No
             if label:
                 core = (zb - centre[0]) ** 2 / 0.35**2
                 core = core + ((yb - centre[1]) ** 2 + (xb - centre[2]) ** 2) / 0.2**2
-                density[box][core <= 1.0] = rng.uniform(3.0, 6.0) * BRIGHTNESS["nucleus"]
+                density[box][core <= 1.0] = rng.uniform(6.0, 12.0) * BRIGHTNESS["nucleus"]
 
 
 def cells_stack(

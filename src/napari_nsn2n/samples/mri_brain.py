@@ -13,8 +13,8 @@ from .mri import mri_threshold
 from .shapes import Canvas, Grid, random_field
 
 FOV_MM = 240.0
-SLICE_MM = 3.0
-CENTRE_Z_MM = 22.0  # the slab's centre: from the vertex down to the basal ganglia and midbrain
+SLICE_MM = 2.5
+CENTRE_Z_MM = 32.0  # the slab's centre: from the vertex down to the thalami and third ventricle
 K_SPACE_FRACTION = 0.85  # share of k-space acquired in-plane (the rest zero-filled)
 
 # signal per tissue (spin-echo-like, normalised): T1-weighted and T2-weighted
@@ -95,7 +95,7 @@ def brain_mri_stack(
     contrast: str = "t1",
     seed: int = 0,
 ) -> SampleStack:
-    """Brain MRI of an axial slab, 3 mm slices, Rician noise of sigma = ``level`` x max(clean).
+    """Brain MRI of an axial slab, 2.5 mm slices, Rician noise of sigma = ``level`` x max(clean).
 
     ``contrast``: "t1" (white matter bright, CSF dark, lesions hypointense) or "t2" (CSF bright,
     lesions hyperintense). ``clean`` is the noiseless magnitude image (bias field and k-space

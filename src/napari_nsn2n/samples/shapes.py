@@ -169,15 +169,28 @@ def tube(grid: Grid, points: np.ndarray, radius: float | np.ndarray) -> tuple[Bo
 
 
 def wander(
-    start: np.ndarray, direction: np.ndarray, steps: int, step: float, bend: float, rng
+    start: np.ndarray,
+    direction: np.ndarray,
+    steps: int,
+    step: float,
+    bend: float,
+    rng: np.random.Generator,
+    within: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """A smooth random path ((steps + 1, 3) points): unit ``direction`` turned by ``bend`` per step."""
+    """A smooth random path ((steps + 1, 3) points): unit ``direction`` turned by ``bend`` per
+    step; with ``within`` = (low, high) it turns back (is mirrored) at the walls of that box."""
     direction = np.asarray(direction, float) / np.linalg.norm(direction)
     points = [np.asarray(start, float)]
     for _ in range(steps):
         direction = direction + rng.normal(0.0, bend, 3)
         direction /= np.linalg.norm(direction)
-        points.append(points[-1] + step * direction)
+        point = points[-1] + step * direction
+        if within is not None:
+            low, high = within
+            outside = (point < low) | (point > high)
+            direction[outside] *= -1
+            point = np.clip(point, low, high)
+        points.append(point)
     return np.array(points)
 
 
