@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tuned import ABDOMEN_CT_THRESHOLD
 from .abdomen import abdomen_phantom
 from .base import LICENCE, SampleStack
 from .tomography import FILTERS, simulate_ct
@@ -61,7 +62,7 @@ def abdomen_ct_stack(
         name=f"Abdominal CT (low-dose, FBP {filter_name})",
         description=description,
         units="HU",
-        suggested_threshold=0.01,
+        suggested_threshold=ABDOMEN_CT_THRESHOLD,
         inserts=phantom.inserts,
         insert_names=tuple(phantom.insert_names),
         tissues=phantom.tissues,
