@@ -25,7 +25,7 @@ def test_menu_samples_carry_units_licence_and_insert_labels(make_napari_viewer, 
     started = time.process_time()
     (layer,) = viewer.open_sample(PLUGIN, key)
     seconds = time.process_time() - started
-    assert seconds < 15  # a few seconds on one core (about 25 s with slice-by-slice radon)
+    assert seconds < 15  # a few seconds on one core (the CT took 28 s with skimage radon)
     assert layer.data.shape == SAMPLE_SHAPES[key]
     length, intensity = UNITS[key]
     assert [str(u) for u in layer.units] == [length] * 3

@@ -216,8 +216,8 @@ def test_module_has_no_gui_imports() -> None:
 
 # --- where the small structures are -------------------------------------------------------------
 
-# SHA-256 (first 16 hex) of the six tuned benchmark cases' noisy / clean data at (6, 48, 48), as
-# generated before insert labels existed: labelling the inserts must not change them.
+# SHA-256 (first 16 hex) of the six tuned benchmark cases' noisy / clean data at (6, 48, 48): the
+# fitted defaults were chosen on exactly these data, so the insert labels must leave them as they are.
 TUNED_HASHES = {
     "ct_ramp": ("53cea70a50c22224", "42f54fd6abfb1f80"),
     "ct_hann": ("50fa7e810dd12d97", "4f07a3d0fb3c90e7"),

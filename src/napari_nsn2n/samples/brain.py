@@ -174,7 +174,7 @@ def _paint_deep(canvas: Canvas, rng: np.random.Generator) -> None:
         canvas.paint(
             ellipsoid(grid, (4, -34, s * 21), (5, 5, 3.5)), 0, "choroid plexus", within=("csf",)
         )
-        sylvian = ellipsoid(grid, (-14, 6, s * 50), (14, 3.0, 26), s * 18)
+        sylvian = ellipsoid(grid, (-14, 6, s * 50), (14, 1.6, 26), s * 18)
         canvas.paint(sylvian, 0, "csf", within=("white matter", "grey matter", "putamen"))
     canvas.paint(
         ellipsoid(grid, (10, -4, 0), (12, 28, 1.2)), 0, "white matter", within=("csf",)

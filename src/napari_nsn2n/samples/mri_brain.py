@@ -14,7 +14,7 @@ from .shapes import Canvas, Grid, random_field
 
 FOV_MM = 240.0
 SLICE_MM = 2.5
-CENTRE_Z_MM = 32.0  # the slab's centre: from the vertex down to the thalami and third ventricle
+CENTRE_Z_MM = 28.0  # the slab's centre: from the vertex down to the thalami and third ventricle
 K_SPACE_FRACTION = 0.85  # share of k-space acquired in-plane (the rest zero-filled)
 
 # signal per tissue (spin-echo-like, normalised): T1-weighted and T2-weighted
