@@ -86,6 +86,11 @@ def test_shapes_are_checked_and_small_rings_are_left_out() -> None:
     tiny = np.zeros((1, 5, 5), np.uint16)
     tiny[0, 1:4, 1:4] = 1  # the ring would leave the image: fewer than min_ring voxels
     assert insert_contrast(np.zeros((1, 5, 5)), np.zeros((1, 5, 5)), tiny, gap=1) == []
+    speck = np.zeros((1, 20, 20), np.uint16)
+    speck[0, 10, 10] = 1  # one voxel: too small to measure by default
+    image = np.where(speck > 0, 5.0, 0.0)
+    assert insert_contrast(image, image, speck) == []
+    assert insert_contrast(image, image, speck, min_voxels=1)[0].clean == pytest.approx(5.0)
 
 
 def test_edge_gain_of_a_blurred_step_matches_the_gaussian() -> None:

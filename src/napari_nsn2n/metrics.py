@@ -122,6 +122,7 @@ def insert_contrast(
     gap: int = 1,
     width: int = 3,
     min_ring: int = 8,
+    min_voxels: int = 4,
 ) -> list[InsertContrast]:
     """Contrast of every labelled insert against a ring of its surround, clean vs tested.
 
@@ -129,8 +130,9 @@ def insert_contrast(
     described in :func:`insert_rings` (``tissues`` keeps it in the insert's host tissue).
     Contrast = mean over the insert's voxels minus mean over its ring's, in the clean and in the
     tested image; :attr:`InsertContrast.recovered` is their ratio (a denoiser that keeps the
-    insert scores about 1, one that blurs it away 0). Inserts whose ring has fewer than
-    ``min_ring`` voxels are left out.
+    insert scores about 1, one that blurs it away 0). Inserts of fewer than ``min_voxels`` voxels
+    (e.g. the tip of a vessel cut by the stack's edge) or whose ring has fewer than ``min_ring``
+    are left out: their clean contrast is too small to divide by.
     """
     clean, test, _ = _compared(clean, test, 1.0)
     inserts = np.asarray(inserts)
@@ -141,14 +143,14 @@ def insert_contrast(
         tissues = None if tissues is None else np.asarray(tissues)[None]
     results = []
     for label, (box, insert, ring) in insert_rings(inserts, tissues, gap, width).items():
-        ring_voxels = int(ring.sum())
-        if ring_voxels < min_ring:
+        ring_voxels, voxels = int(ring.sum()), int(insert.sum())
+        if ring_voxels < min_ring or voxels < min_voxels:
             continue
         c, t = clean[box], test[box]
         results.append(
             InsertContrast(
                 label=label,
-                voxels=int(insert.sum()),
+                voxels=voxels,
                 ring_voxels=ring_voxels,
                 clean=float(c[insert].mean() - c[ring].mean()),
                 test=float(t[insert].mean() - t[ring].mean()),
