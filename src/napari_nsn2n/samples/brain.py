@@ -112,7 +112,7 @@ def paint_brain(canvas: Canvas, rng: np.random.Generator) -> list[str]:
     intracranial = head.inside & (d >= outer)
     canvas.paint((everything, intracranial), 0, "csf")
     cortex_depth = d - outer - np.maximum(csf_width, 0.8)
-    fissure = (np.abs(x) < 1.3) & ((z > 24 + 4 * (y / 40) ** 2) | (np.abs(y) > 40))
+    fissure = (np.abs(x) < 1.3) & ((z > 24 + 2 * (y / 40) ** 2) | (np.abs(y) > 34))  # callosum
     brain = intracranial & (cortex_depth > 0) & ~fissure
     # sulci: radial clefts where the function on directions crosses zero, to a varying depth
     folds = _lookup(_sphere_table(rng, 13.0, 48), head.polar, head.azimuth)
