@@ -1,21 +1,29 @@
-"""Synthetic sample stacks: shapes, determinism, noise models (real generation, small sizes)."""
+"""Synthetic sample stacks: shapes, determinism, noise models, anatomy and where the small
+structures are (real generation, small sizes)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import math
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from napari_nsn2n import samples
-from napari_nsn2n.metrics import psnr, ssim_per_slice
+from napari_nsn2n.metrics import insert_contrast, psnr, ssim_per_slice
 from napari_nsn2n.samples import (
     SAMPLES,
     SampleStack,
+    abdomen_ct_stack,
+    brain_mri_stack,
+    cells_stack,
     ct_stack,
     microscopy_stack,
     mri_stack,
+    mri_threshold,
     phantom_volume,
 )
 
@@ -156,13 +164,17 @@ def test_microscopy_poisson_gaussian() -> None:
         lambda seed: ct_stack((2, 32, 32), seed=seed),
         lambda seed: mri_stack((2, 32, 32), seed=seed),
         lambda seed: microscopy_stack((4, 48, 48), seed=seed),
+        lambda seed: abdomen_ct_stack((3, 64, 64), seed=seed),
+        lambda seed: brain_mri_stack((3, 64, 64), seed=seed),
+        lambda seed: cells_stack((4, 64, 64), seed=seed),
     ],
-    ids=["ct", "mri", "microscopy"],
+    ids=["ct", "mri", "microscopy", "abdomen", "brain", "cells"],
 )
 def test_determinism_by_seed(make) -> None:
     a, b, c = make(0), make(0), make(1)
     np.testing.assert_array_equal(a.noisy, b.noisy)
     np.testing.assert_array_equal(a.clean, b.clean)
+    np.testing.assert_array_equal(a.inserts, b.inserts)
     assert not np.array_equal(a.noisy, c.noisy)
 
 
@@ -200,3 +212,277 @@ def test_module_has_no_gui_imports() -> None:
     with open(samples.__file__, encoding="utf-8") as handle:
         source = handle.read()
     assert "napari" not in source.replace("napari_nsn2n", "") and "qtpy" not in source
+
+
+# --- where the small structures are -------------------------------------------------------------
+
+# SHA-256 (first 16 hex) of the six tuned benchmark cases' noisy / clean data at (6, 48, 48): the
+# fitted defaults were chosen on exactly these data, so the insert labels must leave them as they are.
+TUNED_HASHES = {
+    "ct_ramp": ("53cea70a50c22224", "42f54fd6abfb1f80"),
+    "ct_hann": ("50fa7e810dd12d97", "4f07a3d0fb3c90e7"),
+    "mri5": ("a6207dbb07e24f91", "f81832a487161154"),
+    "mri7": ("15baaa2b6e6471b1", "f81832a487161154"),
+    "mri9": ("260f0f14685e00ff", "f81832a487161154"),
+    "microscopy": ("00f311fb8d2eb3be", "1c579fbb3ac50cb2"),
+}
+
+
+def digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("name", sorted(TUNED_HASHES))
+def test_tuned_cases_are_unchanged_bit_for_bit(name: str) -> None:
+    stack = samples.TUNED[name](shape=(6, 48, 48))
+    assert (digest(stack.noisy), digest(stack.clean)) == TUNED_HASHES[name]
+
+
+def check_labels(stack: SampleStack) -> None:
+    """Insert / tissue labels: right shape and type, one name per label, every insert present."""
+    assert stack.inserts is not None and stack.tissues is not None
+    assert stack.inserts.shape == stack.tissues.shape == stack.noisy.shape
+    assert stack.inserts.dtype == np.uint16 and stack.tissues.dtype == np.uint8
+    labels = np.unique(stack.inserts[stack.inserts > 0])
+    assert labels.size > 0 and labels.max() == len(stack.insert_names)
+    assert int(stack.tissues.max()) < len(stack.tissue_names)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ct_stack((12, 96, 96)),
+        lambda: mri_stack((12, 96, 96)),
+        lambda: microscopy_stack((8, 96, 96)),
+    ],
+    ids=["ct", "mri", "microscopy"],
+)
+def test_tuned_phantoms_expose_their_inserts(make) -> None:
+    stack = make()
+    check_labels(stack)
+    contrasts = insert_contrast(stack.clean, stack.clean, stack.inserts, stack.tissues)
+    assert len(contrasts) >= 3
+    assert all(c.recovered == pytest.approx(1.0) for c in contrasts)
+    assert sum(abs(c.clean) > 0 for c in contrasts) >= 3
+
+
+def test_head_inserts_are_its_lesions_vessels_and_calcifications() -> None:
+    stack = mri_stack((24, 128, 128))
+    kinds = set(stack.insert_names)
+    assert {"oblique vessel", "calcification"} <= kinds and kinds & {"small lesion", "tiny lesion"}
+    lesion = stack.insert_names.index(next(n for n in stack.insert_names if "lesion" in n)) + 1
+    slices = np.flatnonzero((stack.inserts == lesion).any(axis=(1, 2)))
+    assert 0 < slices.size < stack.noisy.shape[0]  # appears and disappears along z
+    same = ct_stack((24, 128, 128))  # CT and MRI share the geometry
+    np.testing.assert_array_equal(same.inserts, stack.inserts)
+
+
+# --- anatomy-like samples -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def abdomen() -> SampleStack:
+    return abdomen_ct_stack((40, 128, 128), seed=0)
+
+
+def tissue_median(stack: SampleStack, name: str, data: np.ndarray | None = None) -> float:
+    values = (stack.clean if data is None else data)[
+        stack.tissues == stack.tissue_names.index(name)
+    ]
+    values = values[(stack.inserts[stack.tissues == stack.tissue_names.index(name)] == 0)]
+    return float(np.median(values))
+
+
+def test_abdomen_ct_is_in_hu_with_the_expected_tissues(abdomen: SampleStack) -> None:
+    assert abdomen.units == "HU" and abdomen.noisy.dtype == np.float32
+    check_labels(abdomen)
+    assert abs(tissue_median(abdomen, "air") + 1000) < 40
+    assert -130 < tissue_median(abdomen, "visceral fat") < -60
+    assert 90 < tissue_median(abdomen, "liver") < 125
+    assert 120 < tissue_median(abdomen, "vessel") < 190  # contrast-filled (aorta 165, IVC 130)
+    assert tissue_median(abdomen, "bone cortex") > 500
+    assert tissue_median(abdomen, "lung") < -600  # partial volume at 3 mm pixels
+    dz, dy, dx = abdomen.spacing
+    assert dz == 2.5 and dy == dx == pytest.approx(380 / 128)
+
+
+def test_abdomen_ct_noise_is_correlated_in_slice_not_across(abdomen: SampleStack) -> None:
+    noise = (abdomen.noisy - abdomen.clean).astype(np.float64)
+    body = abdomen.tissues > 0
+    assert 15 < float(noise[body].std()) < 80  # low dose
+    assert max(lag1_corr(noise, 1, body), lag1_corr(noise, 2, body)) > 0.2
+    assert abs(lag1_corr(noise, 0, body)) < 0.1
+
+
+def test_abdomen_ct_inserts_sit_in_their_host_with_real_contrast(abdomen: SampleStack) -> None:
+    contrasts = insert_contrast(abdomen.clean, abdomen.clean, abdomen.inserts, abdomen.tissues)
+    assert len(contrasts) >= 10
+    by_label = {c.label: c for c in contrasts}
+    names = abdomen.insert_names
+    cysts = [
+        by_label[k + 1].clean for k, n in enumerate(names) if "cyst" in n and k + 1 in by_label
+    ]
+    vessels = [
+        by_label[k + 1].clean for k, n in enumerate(names) if "vessel" in n and k + 1 in by_label
+    ]
+    assert cysts and all(c < -30 for c in cysts)  # hypodense
+    assert vessels and all(c > 20 for c in vessels)  # contrast-filled
+    # small: most inserts span a few pixels in-plane and only some of the slices
+    sizes = np.bincount(abdomen.inserts.ravel())[1:]
+    assert np.median(sizes[sizes > 0]) < 400
+
+
+def test_abdomen_structures_move_between_slices(abdomen: SampleStack) -> None:
+    liver = abdomen.tissues == abdomen.tissue_names.index("liver")
+    area = liver.sum(axis=(1, 2))
+    assert area.max() > 1.5 * area.min()  # the liver shrinks towards the kidneys
+    per_slice = [set(np.unique(s)) - {0} for s in abdomen.inserts]
+    assert len(set.union(*per_slice)) > max(len(s) for s in per_slice)  # inserts come and go
+    diffs = np.abs(np.diff(abdomen.clean, axis=0)).mean(axis=(1, 2))
+    assert np.all(diffs > 1)
+
+
+def test_abdomen_ct_dose_filter_and_seed() -> None:
+    low = abdomen_ct_stack((2, 64, 64), dose=2e4)
+    high = abdomen_ct_stack((2, 64, 64), dose=2e6)
+    assert (high.noisy - high.clean).std() < 0.3 * (low.noisy - low.clean).std()
+    smooth = abdomen_ct_stack((2, 64, 64), dose=2e4, filter_name="hann")
+    assert (smooth.noisy - smooth.clean).std() < 0.8 * (low.noisy - low.clean).std()
+    np.testing.assert_array_equal(low.clean, abdomen_ct_stack((2, 64, 64), dose=2e4).clean)
+    assert not np.array_equal(low.clean, abdomen_ct_stack((2, 64, 64), dose=2e4, seed=1).clean)
+    with pytest.raises(ValueError):
+        abdomen_ct_stack((2, 64, 48))
+    with pytest.raises(ValueError):
+        abdomen_ct_stack((2, 64, 64), filter_name="gauss")
+
+
+@pytest.fixture(scope="module")
+def brains() -> dict[str, SampleStack]:
+    return {c: brain_mri_stack((12, 256, 256), level=0.04, contrast=c) for c in ("t1", "t2")}
+
+
+def test_brain_contrasts(brains: dict[str, SampleStack]) -> None:
+    t1, t2 = brains["t1"], brains["t2"]
+    check_labels(t1)
+    np.testing.assert_array_equal(t1.tissues, t2.tissues)  # one anatomy, two contrasts
+    wm, gm, csf = (tissue_median(t1, n) for n in ("white matter", "grey matter", "csf"))
+    assert wm > gm + 0.1 > csf + 0.2
+    wm, gm, csf = (tissue_median(t2, n) for n in ("white matter", "grey matter", "csf"))
+    assert csf > gm + 0.2 > wm + 0.25
+    lesions = [k + 1 for k, n in enumerate(t1.insert_names) if "white-matter" in n]
+    assert lesions
+    for stack, sign in ((t1, -1), (t2, 1)):
+        by_label = {
+            c.label: c
+            for c in insert_contrast(stack.clean, stack.clean, stack.inserts, stack.tissues)
+        }
+        assert all(sign * by_label[k].clean > 0.05 for k in lesions if k in by_label)
+
+
+def test_brain_cortex_is_folded_and_grey_matter_abundant(brains: dict[str, SampleStack]) -> None:
+    t1 = brains["t1"]
+    names = t1.tissue_names
+    grey = (t1.tissues == names.index("grey matter")).sum()
+    white = (t1.tissues == names.index("white matter")).sum()
+    assert 0.4 < grey / white < 1.5
+    # folding: in a mid slice the white matter's boundary is far longer than the skull's inside
+    tissues = t1.tissues[6]
+    intracranial = ndimage.binary_fill_holes(tissues >= names.index("csf"))
+    white = tissues == names.index("white matter")
+
+    def perimeter(mask: np.ndarray) -> int:
+        return int((mask & ~ndimage.binary_erosion(mask)).sum())
+
+    assert perimeter(white) > 2 * perimeter(intracranial)
+
+
+def test_brain_rician_noise_level(brains: dict[str, SampleStack]) -> None:
+    t2 = brains["t2"]
+    sigma = 0.04 * float(t2.clean.max())
+    air = t2.tissues == 0
+    assert float(t2.noisy[air].mean()) == pytest.approx(sigma * math.sqrt(math.pi / 2), rel=0.1)
+    csf = (t2.tissues == t2.tissue_names.index("csf")) & (t2.clean > 0.8)
+    assert float((t2.noisy - t2.clean)[csf].std()) == pytest.approx(sigma, rel=0.15)
+    assert t2.suggested_threshold == pytest.approx(mri_threshold(0.04))
+    with pytest.raises(ValueError):
+        brain_mri_stack((2, 32, 32), contrast="flair")
+
+
+@pytest.fixture(scope="module")
+def cells() -> SampleStack:
+    return cells_stack((12, 128, 128), photons=80.0, read_noise=2.0, gain=1.5)
+
+
+def test_cells_poisson_gaussian_counts(cells: SampleStack) -> None:
+    assert cells.noisy.dtype == np.uint16 and cells.clean.dtype == np.float32
+    assert cells.units == "counts" and cells.spacing == (0.4, 0.16, 0.16)
+    residual = cells.noisy.astype(np.float64) - cells.clean
+    assert abs(float(residual.mean())) < 0.5
+    electrons = (cells.clean - 100.0) / 1.5
+    for low, high in ((2, 6), (20, 60)):
+        band = (electrons > low) & (electrons < high)
+        expected = 1.5**2 * float(electrons[band].mean()) + 2.0**2 + 1 / 12
+        assert residual[band].var() == pytest.approx(expected, rel=0.15)
+
+
+def test_cells_have_textured_nuclei_membranes_and_puncta(cells: SampleStack) -> None:
+    check_labels(cells)
+    names = cells.tissue_names
+    nucleus = (cells.tissues == names.index("nucleus")) & (cells.inserts == 0)
+    cytoplasm = (cells.tissues == names.index("cytoplasm")) & (cells.inserts == 0)
+    membrane = cells.tissues == names.index("membrane")
+    signal = cells.clean - 100.0
+    assert (
+        np.median(signal[nucleus])
+        > 1.15 * np.median(signal[membrane])
+        > 2.5 * np.median(signal[cytoplasm])
+    )
+    assert signal[nucleus].std() > 0.2 * signal[nucleus].mean()  # chromatin texture
+    contrasts = insert_contrast(cells.clean, cells.clean, cells.inserts, cells.tissues)
+    assert len(contrasts) >= 5 and all(c.clean > 0 for c in contrasts)
+    spans = [np.flatnonzero((cells.inserts == c.label).any(axis=(1, 2))).size for c in contrasts]
+    assert max(spans) <= 4  # puncta live in a few slices only
+
+
+def test_cells_photon_budget_sets_the_snr() -> None:
+    dim = cells_stack((4, 64, 64), photons=10.0)
+    bright = cells_stack((4, 64, 64), photons=200.0)
+
+    def snr(s: SampleStack) -> float:
+        return float((s.clean - 100).std() / (s.noisy - s.clean.astype(np.float64)).std())
+
+    assert snr(bright) > 2.5 * snr(dim)
+    with pytest.raises(ValueError):
+        cells_stack((2, 32, 32), photons=0)
+
+
+def test_anatomy_samples_say_what_they_are() -> None:
+    for make in (abdomen_ct_stack, brain_mri_stack, cells_stack):
+        stack = make((3, 64, 64))
+        assert "BSD-3-Clause" in stack.description and stack.name
+        assert 0 < stack.suggested_threshold < 0.2
+
+
+def test_tuned_and_held_out_cases() -> None:
+    assert set(samples.TUNED) == {"ct_ramp", "ct_hann", "mri5", "mri7", "mri9", "microscopy"}
+    assert not set(samples.TUNED) & set(samples.HELD_OUT)
+    tuned_generators = {f.func for f in samples.TUNED.values()}
+    for name, make in samples.HELD_OUT.items():
+        inspect.signature(make).bind()  # callable with no argument
+        assert make.func not in tuned_generators, name  # other anatomy than the tuned phantoms
+        stack = make(shape=(3, 64, 64))
+        assert stack.inserts is not None and stack.noisy.shape == (3, 64, 64)
+    levels = {
+        f.keywords.get("level") for f in samples.HELD_OUT.values() if f.func is brain_mri_stack
+    }
+    assert levels and not levels & {0.05, 0.07, 0.09}
+    filters = {
+        f.keywords.get("filter_name", "shepp-logan")
+        for f in samples.HELD_OUT.values()
+        if f.func is abdomen_ct_stack
+    }
+    assert filters and not filters & {"ramp", "hann"}
+    photons = {
+        f.keywords.get("photons", 50.0) for f in samples.HELD_OUT.values() if f.func is cells_stack
+    }
+    assert photons and 60.0 not in photons

@@ -72,3 +72,9 @@ DEVICE_INFERENCE_BATCH = 8
 # estimate was 1-4 % above the true sigma on MRI 5 / 7 / 9 % [Rician floor].
 RICIAN_SNR = 4.0
 RICIAN_EDGE = 3.0
+
+# --- samples (samples/ct_abdomen.py) ---------------------------------------------------------
+# the abdominal CT sample's suggested th: the engine's suggestion (threshold.py, short-run k) on
+# abdomen_ct_stack((16, 256, 256)) was 0.0045 at dose 3e5 (Shepp-Logan), 0.0043 at 7.5e4 (Hamming)
+# [docs/samples.md, Thresholds].
+ABDOMEN_CT_THRESHOLD = 0.005

@@ -1,14 +1,18 @@
-"""npe2 sample data: the synthetic CT, MRI and microscopy stacks of :mod:`napari_nsn2n.samples`.
+"""npe2 sample data (File > Open Sample > napari-nsn2n): the anatomy-like CT, MRI and fluorescence
+stacks of :mod:`napari_nsn2n.samples`, at ``samples.SAMPLE_SHAPES``.
 
-Each sample is one noisy image layer with ``scale`` = voxel spacing, contrast limits, and in its
-metadata: ``"description"`` (how it was made, source and licence), ``"nsn2n_clean"`` (the
-noiseless reference, same shape, for PSNR), ``"nsn2n_sample"`` (key, units, suggested threshold)
-and ``"nsn2n_volume"`` (axes, spacing, unit; used when the layer is saved).
+Each sample is one noisy image layer with ``scale`` = voxel spacing and ``units`` (mm, or µm for
+microscopy), contrast limits (the soft-tissue window for CT), and in its metadata:
+``"description"``, ``"source"`` and ``"licence"``; ``"nsn2n_clean"`` (the noiseless reference,
+same shape, for PSNR); ``"nsn2n_sample"`` (key, name, intensity units, suggested threshold,
+shape, spacing); ``"nsn2n_volume"`` (axes, spacing, unit; used when the layer is saved); and
+``"nsn2n_inserts"``: where the small structures are (``labels``: uint16 volume, 0 = none, k =
+insert k; ``names``; ``tissues`` and ``tissue_names``: the anatomy around them), for
+``metrics.insert_contrast``.
 
-Sizes (generation time on one CPU core): CT (32, 192, 192) at 1.33 x 1.33 mm, 2.67 mm slices
-(about 4 s; the full 48 x 256 x 256 default of ``ct_stack`` takes about 15 s); MRI
-(48, 256, 256) at 1 x 1 mm, 2 mm slices (about 1 s); microscopy (32, 256, 256) uint16 at
-0.2 x 0.2 um, 0.5 um steps (under 1 s).
+CPU time on one core: CT (40, 256, 256) in HU, 1.48 mm pixels, 2.5 mm slices, about 4 s; MRI
+(40, 256, 256), 0.94 mm pixels, 3 mm slices, about 2.5 s; microscopy (32, 256, 256) uint16
+counts, 0.16 µm pixels, 0.4 µm steps, about 3 s.
 """
 
 from __future__ import annotations
@@ -19,15 +23,18 @@ import numpy as np
 
 from ..display import CT_WINDOW
 from ..io import Volume
-from ..samples import SAMPLE_SHAPES, SampleStack, ct_stack, microscopy_stack, mri_stack
+from ..samples import SAMPLE_SHAPES, SAMPLES, SampleStack
 from .layers import CLEAN_KEY, SAMPLE_KEY, layer_tuple
 
 LICENCE = "BSD-3-Clause (generated offline by napari_nsn2n.samples; no external data)"
 SOURCE = "napari_nsn2n.samples (synthetic)"
+INSERTS_KEY = "nsn2n_inserts"
 _UNIT = {"ct": "mm", "mri": "mm", "microscopy": "µm"}
 
+LayerData = list[tuple[Any, dict[str, Any], str]]
 
-def sample_layer(key: str, stack: SampleStack) -> list[tuple[Any, dict[str, Any], str]]:
+
+def sample_layer(key: str, stack: SampleStack) -> LayerData:
     """``[(noisy, kwargs, "image")]`` for a generated :class:`SampleStack`."""
     volume = Volume(
         data=stack.noisy,
@@ -46,33 +53,37 @@ def sample_layer(key: str, stack: SampleStack) -> list[tuple[Any, dict[str, Any]
         "shape": tuple(int(s) for s in stack.noisy.shape),
         "spacing": tuple(float(s) for s in stack.spacing),
     }
-    data, kwargs, kind = layer_tuple(
-        volume,
-        name=stack.name,
-        metadata={
-            "description": stack.description,
-            "source": SOURCE,
-            "licence": LICENCE,
-            SAMPLE_KEY: info,
-            CLEAN_KEY: np.asarray(stack.clean),
-        },
-    )
-    if key == "ct":
-        kwargs["contrast_limits"] = CT_WINDOW  # brain structures and noise both visible
+    metadata: dict[str, Any] = {
+        "description": stack.description,
+        "source": SOURCE,
+        "licence": LICENCE,
+        SAMPLE_KEY: info,
+        CLEAN_KEY: np.asarray(stack.clean),
+    }
+    if stack.inserts is not None:
+        metadata[INSERTS_KEY] = {
+            "labels": stack.inserts,
+            "names": list(stack.insert_names),
+            "tissues": stack.tissues,
+            "tissue_names": list(stack.tissue_names),
+        }
+    data, kwargs, kind = layer_tuple(volume, name=stack.name, metadata=metadata)
+    if stack.units == "HU":
+        kwargs["contrast_limits"] = CT_WINDOW  # abdominal soft-tissue window: W 400, L 40
     kwargs["colormap"] = "gray"
     return [(data, kwargs, kind)]
 
 
-def sample_ct() -> list[tuple[Any, dict[str, Any], str]]:
-    """Low-dose head CT phantom in HU, (32, 192, 192), noise streaky within slices (FBP)."""
-    return sample_layer("ct", ct_stack(SAMPLE_SHAPES["ct"]))
+def sample_ct() -> LayerData:
+    """Low-dose abdominal CT in HU (liver, kidneys, spine, bowel; small lesions and vessels)."""
+    return sample_layer("ct", SAMPLES["ct"](SAMPLE_SHAPES["ct"]))
 
 
-def sample_mri() -> list[tuple[Any, dict[str, Any], str]]:
-    """T1-like head MRI phantom with 5 % Rician noise, (48, 256, 256)."""
-    return sample_layer("mri", mri_stack(SAMPLE_SHAPES["mri"]))
+def sample_mri() -> LayerData:
+    """T1-weighted brain MRI with 4 % Rician noise (folded cortex, ventricles, small lesions)."""
+    return sample_layer("mri", SAMPLES["mri"](SAMPLE_SHAPES["mri"]))
 
 
-def sample_microscopy() -> list[tuple[Any, dict[str, Any], str]]:
-    """Fluorescence-like uint16 stack with Poisson-Gaussian noise, (32, 256, 256)."""
-    return sample_layer("microscopy", microscopy_stack(SAMPLE_SHAPES["microscopy"]))
+def sample_microscopy() -> LayerData:
+    """Confocal-like fluorescence of a cell cluster, uint16 counts (membranes, nuclei, puncta)."""
+    return sample_layer("microscopy", SAMPLES["microscopy"](SAMPLE_SHAPES["microscopy"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,13 @@ LICENCE = (
 
 @dataclass(frozen=True)
 class SampleStack:
-    """A synthetic noisy stack with its noiseless reference."""
+    """A synthetic noisy stack with its noiseless reference and where its small structures are.
+
+    ``inserts`` labels the small structures a denoiser must keep (0 = none, k = insert k, named by
+    ``insert_names[k - 1]``); ``tissues`` labels the anatomy around them (names in
+    ``tissue_names``), so a contrast measure can compare each insert with a ring of its own host
+    tissue (``metrics.insert_contrast``). Both are None where a sample has no such map.
+    """
 
     noisy: np.ndarray  # (Z, Y, X)
     clean: np.ndarray  # same shape, noiseless reference (for metrics)
@@ -23,3 +30,17 @@ class SampleStack:
     description: str  # how it was made, its noise, source and licence
     units: str  # "HU", "a.u.", "counts"
     suggested_threshold: float  # th on the [0, 1] min-max-normalised scale
+    inserts: np.ndarray | None = None  # (Z, Y, X) uint16 labels of the small inserts
+    insert_names: tuple[str, ...] = ()
+    tissues: np.ndarray | None = None  # (Z, Y, X) uint8 labels of the tissue classes
+    tissue_names: tuple[str, ...] = ()
+
+
+def camera_threshold(
+    photons: float, read_noise: float, background: float, gain: float = 1.0
+) -> float:
+    """A sensible th for Poisson-Gaussian counts: the normalised noise at mid signal after the
+    LPF (roughly a quarter of it remains), within [0.005, 0.1]."""
+    sigma_mid = math.sqrt(gain * gain * photons * (0.5 + background) + read_noise**2)
+    value_range = gain * photons * (1 + background) + 4 * sigma_mid
+    return float(round(min(max(0.25 * sigma_mid / value_range, 0.005), 0.1), 3))

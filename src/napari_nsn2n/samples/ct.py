@@ -7,7 +7,7 @@ import numpy as np
 from skimage.transform import iradon, radon
 
 from .base import LICENCE, SampleStack
-from .phantom import head_spacing, head_volume, pixel_mm
+from .phantom import head_spacing, paint_head, pixel_mm
 
 MU_WATER_PER_MM = 0.0192  # linear attenuation of water at ~70 keV, 1/mm
 
@@ -56,6 +56,7 @@ def ct_stack(
     ``iradon(filter_name=...)`` ("ramp", "shepp-logan", "cosine", "hamming", "hann"), back to HU.
     ``clean`` is the FBP of the noiseless projections with the same filter, so ``noisy - clean``
     is pure noise: correlated within a slice (FBP streaks), independent across slices.
+    ``inserts`` labels the phantom's small lesions, oblique vessels and calcifications.
     """
     shape = tuple(int(s) for s in shape)
     if shape[1] != shape[2]:
@@ -64,7 +65,7 @@ def ct_stack(
         raise ValueError("dose must be > 0")
     if filter_name not in _FBP_FILTERS:
         raise ValueError(f"filter_name must be one of {_FBP_FILTERS}, got {filter_name!r}")
-    hu = head_volume(shape, seed, column=0)
+    hu, labels = paint_head(shape, seed, column=0)
     views = int(n_views) if n_views else max(60, round(0.7 * shape[2]))
     theta = np.linspace(0.0, 180.0, views, endpoint=False)
     px_mm = pixel_mm(shape)
@@ -89,4 +90,5 @@ def ct_stack(
         description=description,
         units="HU",
         suggested_threshold=0.01,
+        **labels.fields(),
     )

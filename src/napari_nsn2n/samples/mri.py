@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LICENCE, SampleStack
-from .phantom import head_spacing, phantom_volume
+from .phantom import head_spacing, paint_head
 
 
 def mri_threshold(level: float) -> float:
@@ -16,10 +16,12 @@ def mri_threshold(level: float) -> float:
 def mri_stack(
     shape: tuple[int, int, int] = (48, 256, 256), level: float = 0.05, seed: int = 0
 ) -> SampleStack:
-    """T1-like head phantom with Rician noise, sigma = ``level`` * max(clean) (paper sec. 4.3)."""
+    """T1-like head phantom with Rician noise, sigma = ``level`` * max(clean) (paper sec. 4.3);
+    ``inserts`` labels its small lesions, oblique vessels and calcifications."""
     if level < 0:
         raise ValueError("level must be >= 0")
-    clean = phantom_volume(shape, seed)
+    volume, labels = paint_head(shape, seed, column=1)
+    clean = np.clip(volume, 0.0, 1.0).astype(np.float32)  # = phantom_volume(shape, seed)
     sigma = float(level) * float(clean.max())
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
     n1 = rng.standard_normal(clean.shape, dtype=np.float32) * sigma
@@ -39,4 +41,5 @@ def mri_stack(
         description=description,
         units="a.u.",
         suggested_threshold=mri_threshold(level),
+        **labels.fields(),
     )

@@ -4,6 +4,7 @@ structures appear and disappear along z, with vessels, calcifications and textur
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -57,8 +58,48 @@ def smooth_field(
     return ndimage.zoom(coarse.astype(np.float32), zoom, order=1, mode="nearest", grid_mode=True)
 
 
+# tissue classes of the head phantom (label = index); ellipsoids 0-6 are tissues, 7-11 lesions
+HEAD_TISSUES = (
+    "air",
+    "scalp",
+    "skull",
+    "grey matter",
+    "white matter",
+    "left ventricle",
+    "right ventricle",
+    "frontal structure",
+)
+_FIRST_LESION = 7
+
+
+@dataclass(frozen=True)
+class HeadLabels:
+    """Where the head phantom's tissues and small inserts are (painted, before the blur)."""
+
+    tissues: np.ndarray  # uint8, index into HEAD_TISSUES
+    inserts: np.ndarray  # uint16, 0 = none, k = insert k
+    insert_names: tuple[str, ...]
+
+    def fields(self) -> dict:
+        """As the label fields of a ``SampleStack``."""
+        return {
+            "inserts": self.inserts,
+            "insert_names": self.insert_names,
+            "tissues": self.tissues,
+            "tissue_names": HEAD_TISSUES,
+        }
+
+
 def head_volume(shape: tuple[int, int, int], seed: int, column: int) -> np.ndarray:
     """Paint the head phantom with the tissue values of ``column`` (0: CT HU, 1: MRI T1-like)."""
+    return paint_head(shape, seed, column)[0]
+
+
+def paint_head(
+    shape: tuple[int, int, int], seed: int, column: int
+) -> tuple[np.ndarray, HeadLabels]:
+    """``head_volume`` and where its tissues and inserts are (the same for both columns): the
+    small lesions, each oblique vessel and each calcification are one insert."""
     shape = tuple(int(s) for s in shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"shape must be (Z, Y, X) with positive sizes, got {shape}")
@@ -66,6 +107,9 @@ def head_volume(shape: tuple[int, int, int], seed: int, column: int) -> np.ndarr
     z, y, x = _grid(shape)
     background = -1000.0 if column == 0 else 0.0
     vol = np.full(shape, background, dtype=np.float32)
+    tissues = np.zeros(shape, np.uint8)
+    inserts = np.zeros(shape, np.uint16)
+    names: list[str] = []
     wiggle = smooth_field(shape, rng)
     for i, (x0, y0, z0, a, b, c, phi, tx, ty, *values) in enumerate(_ELLIPSOIDS):
         cos, sin = math.cos(math.radians(phi)), math.sin(math.radians(phi))
@@ -78,6 +122,11 @@ def head_volume(shape: tuple[int, int, int], seed: int, column: int) -> np.ndarr
         )
         inside = q <= (1.0 + 0.18 * wiggle if i == _WHITE_MATTER else 1.0)
         vol[inside] = values[column]
+        if i < _FIRST_LESION:
+            tissues[inside] = i + 1
+        elif inside.any():
+            names.append("small lesion" if a > 0.03 else "tiny lesion")
+            inserts[inside] = len(names)
     brain = vol != background
     # Fine detail: oblique vessels (cross the slab, so they move between slices) and calcifications.
     step = 2.0 / max(shape[1], shape[2])
@@ -92,18 +141,32 @@ def head_volume(shape: tuple[int, int, int], seed: int, column: int) -> np.ndarr
         dist2 = (
             (z - p0[0] - t * d[0]) ** 2 + (y - p0[1] - t * d[1]) ** 2 + (x - p0[2] - t * d[2]) ** 2
         )
-        vol[dist2 <= (rng.uniform(0.9, 1.8) * step) ** 2] = _VESSEL[column]
+        vessel = dist2 <= (rng.uniform(0.9, 1.8) * step) ** 2
+        vol[vessel] = _VESSEL[column]
+        names.append("oblique vessel")
+        inserts[vessel] = len(names)
     for _ in range(6):
         cz, cy, cx = rng.uniform(-zlim, zlim), rng.uniform(-0.6, 0.6), rng.uniform(-0.45, 0.45)
         r = rng.uniform(1.0, 2.2) * step
-        vol[((z - cz) / Z_STEP_PX) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= r * r] = _CALCIFICATION[
-            column
-        ]
+        spot = ((z - cz) / Z_STEP_PX) ** 2 + (y - cy) ** 2 + (x - cx) ** 2 <= r * r
+        vol[spot] = _CALCIFICATION[column]
+        names.append("calcification")
+        inserts[spot] = len(names)
     # Smooth texture inside the head, then a slight blur for partial-volume edges.
     skull_value = _ELLIPSOIDS[1][9 + column]
     soft = brain & (vol != skull_value)
     vol[soft] += _TEXTURE[column] * smooth_field(shape, rng, cells=48)[soft]
-    return ndimage.gaussian_filter(vol, sigma=(0.4, 0.6, 0.6), mode="nearest")
+    vol = ndimage.gaussian_filter(vol, sigma=(0.4, 0.6, 0.6), mode="nearest")
+    return vol, _numbered(tissues, inserts, names)
+
+
+def _numbered(tissues: np.ndarray, inserts: np.ndarray, names: list[str]) -> HeadLabels:
+    """Drop inserts that a later one painted over entirely (or that missed the stack), renumber."""
+    present = np.unique(inserts[inserts > 0])
+    lookup = np.zeros(len(names) + 1, np.uint16)
+    lookup[present] = np.arange(1, present.size + 1)
+    kept = tuple(names[k - 1] for k in present)
+    return HeadLabels(tissues=tissues, inserts=lookup[inserts], insert_names=kept)
 
 
 def phantom_volume(shape: tuple[int, int, int] = (48, 256, 256), seed: int = 0) -> np.ndarray:
