@@ -26,26 +26,19 @@ class Case:
     sample_th: float
     paper_th: float
     inserts: np.ndarray | None = field(default=None, repr=False)  # labels of small structures
+    tissues: np.ndarray | None = field(default=None, repr=False)  # host tissue labels
 
 
 # The paper's th where it gives one (MRI: sec. 4.3; CT: the README's 0.01), else the sample's.
 PAPER_TH = {"ct_ramp": 0.01, "ct_hann": 0.01, "mri5": 0.01, "mri7": 0.03, "mri9": 0.05}
 
-TUNED: dict[str, Callable[[tuple[int, int, int]], samples.SampleStack]] = {
-    "ct_ramp": lambda shape: samples.ct_stack(shape, filter_name="ramp"),
-    "ct_hann": lambda shape: samples.ct_stack(shape, filter_name="hann"),
-    "mri5": lambda shape: samples.mri_stack(shape, level=0.05),
-    "mri7": lambda shape: samples.mri_stack(shape, level=0.07),
-    "mri9": lambda shape: samples.mri_stack(shape, level=0.09),
-    "microscopy": lambda shape: samples.microscopy_stack(shape),
-}
-HELD_OUT: dict[str, Callable[[tuple[int, int, int]], samples.SampleStack]] = {
+TUNED: dict[str, Callable[..., samples.SampleStack]] = dict(samples.TUNED)
+HELD_OUT: dict[str, Callable[..., samples.SampleStack]] = {
     "ct_cosine": lambda shape: samples.ct_stack(shape, dose=5e4, filter_name="cosine"),
     "microscopy20": lambda shape: samples.microscopy_stack(shape, photons=20.0),
+    **samples.HELD_OUT,
 }
-# generators of the samples package with no fixed shape argument (realistic anatomy)
-for _name, _make in getattr(samples, "HELD_OUT", {}).items():
-    HELD_OUT.setdefault(_name, lambda shape, _make=_make: _make())
+HELD_OUT_SHAPE = (32, 192, 192)  # the realistic samples: 128 px would make their lesions 1-2 px
 CASES = {**TUNED, **HELD_OUT}
 
 
@@ -56,8 +49,10 @@ def load_case(name: str, shape: tuple[int, int, int] = SHAPE) -> Case:
         shape = tuple(int(n) for n in size.split("x"))
     if base not in CASES:
         raise SystemExit(f"unknown case {base!r}; choose from {', '.join(CASES)}")
-    stack = CASES[base](shape)
-    inserts = getattr(stack, "inserts", None)
+    if not size and base in samples.HELD_OUT:
+        shape = HELD_OUT_SHAPE
+    stack = CASES[base](shape=shape)
+    inserts, tissues = getattr(stack, "inserts", None), getattr(stack, "tissues", None)
     return Case(
         name,
         np.asarray(stack.noisy, np.float32),
@@ -65,4 +60,5 @@ def load_case(name: str, shape: tuple[int, int, int] = SHAPE) -> Case:
         float(stack.suggested_threshold),
         PAPER_TH.get(base, float(stack.suggested_threshold)),
         None if inserts is None else np.asarray(inserts),
+        None if tissues is None else np.asarray(tissues),
     )

@@ -67,7 +67,7 @@ def training_curve(
             )
     out = prepared.normalizer.inverse(trainer.predict(np.asarray(prepared.slices)))
     seconds = time.perf_counter() - started - scoring  # end to end: LPF, training, inference
-    final = summary(case.clean, out, case.inserts)
+    final = summary(case.clean, out, case.inserts, case.tissues)
     trainer.close()
     return {
         **final,

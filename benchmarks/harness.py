@@ -15,6 +15,9 @@ Experiments:
   scored every ``--every`` steps (scoring time not counted); the end-to-end seconds of the run, its
   final PSNR, and the first time it came within 0.3 dB of ``--reference`` dB (e.g. the converged
   PSNR of a long run) are recorded.
+* ``speed``, ``memory``, ``memory-widget``: per-stage speed (``speed.py``), bounded memory on a
+  stack larger than memory (``scale.py``) and in the widget (``widget_scale.py``); their options:
+  ``harness.py speed --help``.
 * ``report``: the rows of one or more JSON files as one table per case: mean and spread over
   seeds, and with ``--against M`` the paired difference to method M (same case, budget, seed).
 
@@ -71,7 +74,7 @@ def table(args: argparse.Namespace) -> None:
                 "method": "noisy",
                 "budget": str(budget),
                 "seed": 0,
-                **summary(case.clean, case.noisy, case.inserts),
+                **summary(case.clean, case.noisy, case.inserts, case.tissues),
                 "seconds": 0.0,
             }
         for spec in args.methods:
@@ -92,7 +95,7 @@ def table(args: argparse.Namespace) -> None:
                     "method": spec,
                     "budget": str(budget),
                     "seed": seed,
-                    **summary(case.clean, out, case.inserts),
+                    **summary(case.clean, out, case.inserts, case.tissues),
                     "seconds": round(seconds, 1),
                     "info": info,
                 }
@@ -142,8 +145,9 @@ def report(args: argparse.Namespace) -> None:
     for row in rows.values():
         groups[(row["case"], row["budget"], row["method"])].append(row)
     metrics = ["psnr", "psnr_fg", "ssim", "seconds"]
-    if any("insert_contrast_min" in r for r in rows.values()):
-        metrics.insert(3, "insert_contrast_min")
+    if any("insert_median" in r for r in rows.values()):
+        metrics[3:3] = ["insert_median", "insert_kept90"]
+    metrics.insert(3, "edge_gain")
     for case in sorted({k[0] for k in groups}):
         print(f"\n{case}")
         header = f"  {'budget':12s} {'method':40s}" + "".join(f"{m:>18s}" for m in metrics)
@@ -202,8 +206,25 @@ def main(argv=None) -> None:
     rep = sub.add_parser("report", help="print tables from result files")
     rep.add_argument("files", nargs="+", type=Path)
     rep.add_argument("--against", help="also show paired differences to this method")
-    args = parser.parse_args(argv)
+    for name, (_module, text) in DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.experiment in DELEGATED:
+        import importlib
+
+        importlib.import_module(DELEGATED[args.experiment][0]).main(rest)
+        return
+    if rest:
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
     {"table": table, "curve": curve, "report": report}[args.experiment](args)
+
+
+# experiments with options of their own (``harness.py NAME --help``)
+DELEGATED = {
+    "speed": ("speed", "per-stage speed: LPF, mask update, training step, inference"),
+    "memory": ("scale", "resident memory denoising a memmap stack larger than RAM allows"),
+    "memory-widget": ("widget_scale", "the widget's memory and responsiveness on a huge layer"),
+}
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ def run_engine(
     threshold: float | str,
     lowpass: LowpassSettings,
     overrides: dict[str, Any],
+    th_factor: float | None = None,
 ) -> tuple[np.ndarray, float, dict]:
     """NS-N2N through the pipeline (LPF included in the seconds)."""
     prepared = PreparedStack.from_array(case.noisy)
@@ -87,7 +88,9 @@ def run_engine(
     diffs = compute_differences(prepared, settings=lowpass, keep_lowpass=config.target == "guided")
     if budget.kind == "steps":
         config = _epochs_for(config, prepared, budget.value)
-    elif budget.kind == "seconds":
+    if th_factor is not None:
+        threshold = th_factor * diffs.suggest_threshold(config)
+    if budget.kind == "seconds":
         probe = _epochs_for(config, prepared, CALIBRATION_STEPS)
         t0 = time.perf_counter()
         lpf = t0 - start
@@ -110,8 +113,20 @@ def run_engine(
 
 
 def ours(case, budget, seed, threads, overrides):
-    """The product's CPU defaults (``TrainConfig.preset("auto")`` on a CPU) with ``overrides``."""
-    return run_engine(case, budget, seed, threads, "auto", "auto", LowpassSettings(), overrides)
+    """The product's CPU defaults (``TrainConfig.preset("auto")`` on a CPU) with ``overrides``:
+    TrainConfig fields, ``th`` (a fixed threshold), ``th_factor`` (the suggestion times this)
+    and the LPF's ``h_factor`` / ``stabilize``."""
+    overrides = dict(overrides)
+    threshold: float | str = overrides.pop("th", "auto")
+    factor = overrides.pop("th_factor", None)
+    lowpass = LowpassSettings(
+        **{
+            k: overrides.pop(k)
+            for k in ("h_factor", "stabilize", "inter_slice_sigma")
+            if k in overrides
+        }
+    )
+    return run_engine(case, budget, seed, threads, "auto", threshold, lowpass, overrides, factor)
 
 
 def paper(case, budget, seed, threads, overrides):

@@ -46,7 +46,7 @@ def make_file(path: Path, slices: int, size: int) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--slices", type=int, default=100)
     parser.add_argument("--size", type=int, default=1024)
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument(
         "--folder", type=Path, default=None, help="where the files go (default: /tmp)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         start = time.perf_counter()
         source = make_file(Path(folder) / "big.npy", args.slices, args.size)

@@ -34,21 +34,31 @@ def slice_metrics(clean: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def summary(clean: np.ndarray, test: np.ndarray, inserts: np.ndarray | None = None) -> dict:
-    """Mean over slices of each metric (SSIM in %), and the insert contrast where the case has
-    inserts and the metrics module can measure it."""
+def summary(
+    clean: np.ndarray,
+    test: np.ndarray,
+    inserts: np.ndarray | None = None,
+    tissues: np.ndarray | None = None,
+) -> dict:
+    """Mean over slices of each metric (SSIM in %), the edge gain (``metrics.edge_gain``) and,
+    where the case labels its small structures, their recovered contrast
+    (``metrics.insert_contrast``: median, minimum, and the fraction keeping >= 90 %)."""
+    from napari_nsn2n import metrics
+
     per_slice = slice_metrics(clean, test)
     row = {}
     for key, values in per_slice.items():
         values = values[np.isfinite(values)]
         scale = 100.0 if key.startswith("ssim") else 1.0
         row[key] = round(float(values.mean()) * scale, 3)
-    if inserts is not None:
-        from napari_nsn2n import metrics
-
-        measure = getattr(metrics, "insert_contrast", None)
-        if measure is not None:
-            contrast = np.asarray(measure(clean, test, inserts), dtype=float)
-            row["insert_contrast_min"] = round(float(np.nanmin(contrast)), 3)
-            row["insert_contrast_mean"] = round(float(np.nanmean(contrast)), 3)
+    row["edge_gain"] = round(float(metrics.edge_gain(clean, test)), 3)
+    if inserts is not None and np.any(inserts):
+        recovered = np.array(
+            [c.recovered for c in metrics.insert_contrast(clean, test, inserts, tissues)]
+        )
+        recovered = recovered[np.isfinite(recovered)]
+        if recovered.size:
+            row["insert_median"] = round(float(np.median(recovered)), 3)
+            row["insert_min"] = round(float(recovered.min()), 3)
+            row["insert_kept90"] = round(float(np.mean(recovered >= 0.9)), 3)
     return row

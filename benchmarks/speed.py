@@ -1,13 +1,12 @@
 """Speed figures of the engine on this machine, each with a baseline run in the same process.
 
-    python benchmarks/speed.py                      # everything (about 10 minutes on 2 cores)
-    python benchmarks/speed.py --parts lpf mask     # some parts
+    python benchmarks/harness.py speed                     # everything (minutes on 2 cores)
+    python benchmarks/harness.py speed --parts lpf mask    # some parts
 
 Parts: lpf (s per 512x512 slice, parallel vs one thread), mask (ms from a threshold change to an
 updated mask, 100x512x512), train (steps/s of the default settings; batched vs separate forward
 passes; 1 vs 2 torch threads), infer (slices/s at 256x256, batched vs one slice at a time),
-converge (time for the default settings to come within 0.3 dB of their final PSNR, 48x256x256),
-and the peak resident memory.
+and the peak resident memory. (Time to quality: ``harness.py curve``.)
 """
 
 from __future__ import annotations
@@ -16,19 +15,16 @@ import argparse
 import resource
 import statistics
 import time
-from dataclasses import replace
 
 import numpy as np
 import torch
-from checkpoints import train_with_checkpoints
 
-from napari_nsn2n.config import LR_SCHEDULES, TrainConfig
+from napari_nsn2n.config import TrainConfig
 from napari_nsn2n.method.inference import predict_slices
 from napari_nsn2n.method.losses import nsn2n_loss
 from napari_nsn2n.method.lowpass import LowpassSettings, iter_lowpass
 from napari_nsn2n.method.noise_estimates import estimate_stack_sigma
 from napari_nsn2n.method.unet import UNet
-from napari_nsn2n.metrics import psnr
 from napari_nsn2n.pipeline import compute_differences
 from napari_nsn2n.resources import available_cores as default_workers
 from napari_nsn2n.samples import ct_stack, phantom_volume
@@ -166,52 +162,14 @@ def part_infer(stack: np.ndarray, config: TrainConfig) -> None:
     )
 
 
-def part_converge(config: TrainConfig, eval_every: int) -> None:
-    sample = ct_stack(shape=(48, 256, 256))
-    prepared = PreparedStack.from_array(sample.noisy)
-    start = time.perf_counter()
-    diffs = compute_differences(prepared)
-    lpf_s = time.perf_counter() - start
-    trainer = Trainer(
-        prepared.slices,
-        diffs.lazy_masks(sample.suggested_threshold),
-        prepared.layout.pair_starts(),
-        config,
-    )
-    curve = []
-    for step, train_s in train_with_checkpoints(trainer, eval_every):
-        t0 = time.perf_counter()
-        out = prepared.restore(trainer.predict(prepared.slices))
-        infer_s = time.perf_counter() - t0
-        curve.append((step, train_s, psnr(sample.clean, out)))
-        print(f"  step {step:5d}  {train_s:7.1f} s  PSNR {curve[-1][2]:.2f} dB", flush=True)
-    final = curve[-1][2]
-    reach = next((s, t) for s, t, q in curve if q >= final - 0.3)
-    print(
-        f"default settings on 48x256x256 CT-like: noisy {psnr(sample.clean, sample.noisy):.2f} dB "
-        f"-> final {final:.2f} dB after {step} steps; within 0.3 dB at step {reach[0]}: "
-        f"{lpf_s + reach[1] + infer_s:.0f} s end to end (LPF {lpf_s:.0f} s + training "
-        f"{reach[1]:.0f} s + inference {infer_s:.1f} s); divergence-guard rollbacks: "
-        f"{len(trainer.guard.recoveries)}, loss peak {trainer.guard.peak_ratio:.2f}x the median"
-    )
-
-
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parts = ["lpf", "stabilize", "mask", "train", "infer", "converge"]
+    parts = ["lpf", "stabilize", "mask", "train", "infer"]
     parser.add_argument("--parts", nargs="*", default=parts, choices=parts)
     parser.add_argument("--lpf-slices", type=int, default=10)
-    parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads for converge")
-    parser.add_argument(
-        "--lr-schedules",
-        nargs="*",
-        choices=LR_SCHEDULES,
-        help="converge: run once per schedule (default: the preset's own)",
-    )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     config = TrainConfig.preset("auto")  # what the CLI and the widget use on this machine
     stack = noisy_phantom((48, 256, 256))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; defaults: {config}")
@@ -225,11 +183,6 @@ def main() -> None:
         part_train(stack, config)
     if "infer" in args.parts:
         part_infer(stack, config)
-    if "converge" in args.parts:
-        torch.set_num_threads(args.threads)
-        for schedule in args.lr_schedules or [config.lr_schedule]:
-            print(f"converge, lr schedule {schedule}:", flush=True)
-            part_converge(replace(config, lr_schedule=schedule), args.eval_every)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MiB")
 

@@ -21,11 +21,11 @@ import numpy as np
 from scale import anonymous_rss_mib, make_file
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--slices", type=int, default=600)
     parser.add_argument("--size", type=int, default=1024)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import napari
     from qtpy.QtWidgets import QApplication
