@@ -28,6 +28,8 @@ _LAZY = {
     "ModelBundle": "models",
     "save_model": "models",
     "load_model": "models",
+    "export_bioimageio": "models",
+    "PackageInfo": "models",
     "read_volume": "io",
     "write_volume": "io",
     "Volume": "io",
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from .method.lowpass import LowpassSettings
     from .method.masks import PairDifferences
     from .method.threshold import suggest_threshold
-    from .models import ModelBundle, load_model, save_model
+    from .models import ModelBundle, PackageInfo, export_bioimageio, load_model, save_model
     from .pipeline import (
         ApplyRequest,
         RunRequest,

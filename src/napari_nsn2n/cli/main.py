@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import demo, denoise, mask
+from . import demo, denoise, export, mask
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-COMMANDS = {"denoise": denoise, "mask": mask, "demo": demo}
+COMMANDS = {"denoise": denoise, "mask": mask, "demo": demo, "export": export}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,5 +1,18 @@
-"""Trained models as files: the napari-nsn2n ``.pt`` bundle (weights, settings, normalisation)."""
+"""Trained models as files: the napari-nsn2n ``.pt`` bundle (weights, settings, normalisation),
+and bioimage.io model packages (``export_bioimageio`` writes one, ``load_model`` reads ours)."""
 
+from .bmz import PackageExportError, PackageInfo, export_bioimageio, stack_sample
 from .bundle import ModelBundle, check_model_output, load_model, save_model
+from .sample import TrainingSample
 
-__all__ = ["ModelBundle", "check_model_output", "load_model", "save_model"]
+__all__ = [
+    "ModelBundle",
+    "PackageExportError",
+    "PackageInfo",
+    "TrainingSample",
+    "check_model_output",
+    "export_bioimageio",
+    "load_model",
+    "save_model",
+    "stack_sample",
+]

@@ -18,6 +18,8 @@ from ..config import TrainConfig
 from ..errors import ModelFormatError, OutputError
 from ..method.unet import UNet, build_unet
 from ..stack import Normalizer
+from .package import is_package, read_package_payload
+from .sample import TrainingSample
 
 MODEL_FORMAT = "napari-nsn2n-model"
 MODEL_VERSION = 1
@@ -32,6 +34,7 @@ class ModelBundle:
     normalizer: Normalizer
     threshold: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    sample: TrainingSample | None = field(default=None, repr=False)  # for a bioimage.io package
 
     def build(self, device: torch.device | str = "cpu") -> UNet:
         model = build_unet(self.config)
@@ -47,6 +50,7 @@ class ModelBundle:
             "threshold": self.threshold,
             "meta": dict(self.meta),
             "state": self.state,
+            "sample": None if self.sample is None else self.sample.to_payload(),
         }
 
 
@@ -76,16 +80,12 @@ def save_model(bundle: ModelBundle, path: str | Path, overwrite: bool = False) -
 
 
 def load_model(path: str | Path) -> ModelBundle:
-    """Read a model written by :func:`save_model`; :class:`ModelFormatError` for anything else."""
+    """Read a model written by :func:`save_model`, or a bioimage.io package (``.zip``) exported by
+    :func:`~napari_nsn2n.models.export_bioimageio`; :class:`ModelFormatError` for anything else."""
     path = Path(path)
     if not path.is_file():
         raise ModelFormatError(f"model file {path} not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelFormatError(
-            f"{path} is not a napari-nsn2n model ({type(exc).__name__})"
-        ) from exc
+    payload = read_package_payload(path) if is_package(path) else _read_model_file(path)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ModelFormatError(f"{path} is not a napari-nsn2n model")
     if payload.get("version") != MODEL_VERSION:
@@ -100,8 +100,18 @@ def load_model(path: str | Path) -> ModelBundle:
             normalizer=Normalizer.from_dict(payload["normalizer"]),
             threshold=payload.get("threshold"),
             meta=payload.get("meta", {}),
+            sample=TrainingSample.from_payload(payload.get("sample")),
         )
         bundle.build("cpu")
     except Exception as exc:
         raise ModelFormatError(f"{path} holds an incomplete or mismatched model: {exc}") from exc
     return bundle
+
+
+def _read_model_file(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelFormatError(
+            f"{path} is not a napari-nsn2n model ({type(exc).__name__})"
+        ) from exc

@@ -13,6 +13,7 @@ from ..events import Event, Finished, StageProgress, TrainingStarted, TrainStep
 from ..method.masks import PairDifferences
 from ..method.rician import remove_rician_bias, rician_sigma_for
 from ..models.bundle import ModelBundle
+from ..models.sample import training_sample
 from ..stack import PreparedStack
 from ..training.loop import training_events
 from ..training.trainer import Trainer
@@ -115,6 +116,7 @@ def run(
                 "lambda_rc_auto": lambda_rc_auto,  # config.lambda_rc was chosen by the rule
                 "stopped_by_rule_at": trainer.stopped_at,
             },
+            sample=training_sample(prepared, masks),
         )
     finally:
         trainer.close()
