@@ -15,8 +15,9 @@ Experiments:
   scored every ``--every`` steps (scoring time not counted); the end-to-end seconds of the run, its
   final PSNR, and the first time it came within 0.3 dB of ``--reference`` dB (e.g. the converged
   PSNR of a long run) are recorded.
-* ``speed``, ``memory``, ``memory-widget``: per-stage speed (``speed.py``), bounded memory on a
-  stack larger than memory (``scale.py``) and in the widget (``widget_scale.py``); their options:
+* ``speed``, ``memory``, ``memory-widget``, ``package``: per-stage speed (``speed.py``), bounded
+  memory on a stack larger than memory (``scale.py``) and in the widget (``widget_scale.py``), a
+  bioimage.io package's reproduction of the model (``package_tolerance.py``); their options:
   ``harness.py speed --help``.
 * ``report``: the rows of one or more JSON files as one table per case: mean and spread over
   seeds, and with ``--against M`` the paired difference to method M (same case, budget, seed).
@@ -224,6 +225,7 @@ DELEGATED = {
     "speed": ("speed", "per-stage speed: LPF, mask update, training step, inference"),
     "memory": ("scale", "resident memory denoising a memmap stack larger than RAM allows"),
     "memory-widget": ("widget_scale", "the widget's memory and responsiveness on a huge layer"),
+    "package": ("package_tolerance", "a bioimage.io package's output against the model's own"),
 }
 
 

@@ -57,11 +57,11 @@ def band_rmse(result: np.ndarray, clean: np.ndarray, band: np.ndarray, scale: fl
     return float(np.sqrt(np.mean((result - clean)[band] ** 2)) / scale)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--side", type=int, default=160)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     config = replace(
         TrainConfig.preset("fast", device="cpu"), epochs=1, min_steps=args.steps, device="cpu"
