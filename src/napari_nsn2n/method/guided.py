@@ -22,7 +22,7 @@ import torch.nn.functional as F
 GUIDED_SEARCH = 15  # NGPS's search window
 GUIDED_PATCH = 7  # NGPS's patch
 GUIDED_TOPK = 4  # NGPS's Top-K
-TILE_ROWS = 64  # rows of output per tile: bounds the (search^2, rows, W) working arrays
+TILE_ROWS = 32  # rows of output per tile: bounds the (search^2, rows, W) working arrays
 
 
 def _box_sum(values: torch.Tensor, size: int) -> torch.Tensor:
@@ -40,10 +40,12 @@ def guided_target(
     search: int = GUIDED_SEARCH,
     patch: int = GUIDED_PATCH,
     topk: int = GUIDED_TOPK,
+    needed: np.ndarray | None = None,
 ) -> np.ndarray:
     """The guided target for every pixel of one slice from its neighbour (all (H, W) float32):
     the mean of ``raw_neighbour`` at the ``topk`` offsets within ``search`` whose ``patch``
-    patches of ``guide_neighbour`` best match ``guide_self``'s patch at the pixel."""
+    patches of ``guide_neighbour`` best match ``guide_self``'s patch at the pixel. With
+    ``needed`` (boolean (H, W)), row tiles without a needed pixel are left as ``raw_neighbour``."""
     if search % 2 == 0 or patch % 2 == 0:
         raise ValueError("search and patch must be odd")
     height, width = guide_self.shape
@@ -53,10 +55,12 @@ def guided_target(
     me = F.pad(as_tensor(guide_self), (half, half, half, half), mode="reflect")[0, 0]
     other = F.pad(as_tensor(guide_neighbour), (margin,) * 4, mode="reflect")[0, 0]
     raw = F.pad(as_tensor(raw_neighbour), (reach,) * 4, mode="reflect")[0, 0]
-    out = np.empty((height, width), np.float32)
+    out = np.array(raw_neighbour, dtype=np.float32, copy=True)
     offsets = [(dy, dx) for dy in range(search) for dx in range(search)]
     for top in range(0, height, TILE_ROWS):
         rows = min(TILE_ROWS, height - top)
+        if needed is not None and not needed[top : top + rows].any():
+            continue
         centre = me[top : top + rows + 2 * half]  # (rows + 2 half, W + 2 half)
         shifted = torch.stack(
             [
@@ -78,6 +82,9 @@ def pair_targets(guide, raw, start: int, matched: np.ndarray) -> tuple[np.ndarra
     ``f(x_start+1)``: the other raw slice where W = 1 (``matched``), the guided target where
     W = 0. ``guide`` and ``raw`` are indexed by slice number (arrays, or a dict of the two)."""
     a, b = start, start + 1
-    forward = np.where(matched, raw[b], guided_target(guide[a], guide[b], raw[b]))
-    backward = np.where(matched, raw[a], guided_target(guide[b], guide[a], raw[a]))
+    unmatched = ~matched
+    forward = np.where(matched, raw[b], guided_target(guide[a], guide[b], raw[b], needed=unmatched))
+    backward = np.where(
+        matched, raw[a], guided_target(guide[b], guide[a], raw[a], needed=unmatched)
+    )
     return forward.astype(np.float32), backward.astype(np.float32)
