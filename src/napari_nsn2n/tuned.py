@@ -76,7 +76,7 @@ RICIAN_EDGE = 3.0
 # --- samples (samples/ct_abdomen.py) ---------------------------------------------------------
 # the abdominal CT sample's suggested th: the engine's suggestion (threshold.py, short-run k) on
 # abdomen_ct_stack((16, 256, 256)) was 0.0045 at dose 3e5 (Shepp-Logan), 0.0043 at 7.5e4 (Hamming)
-# [docs/samples.md, Thresholds].
+# [docs/samples.md: Thresholds].
 ABDOMEN_CT_THRESHOLD = 0.005
 
 # --- bioimage.io packages (models/bmz.py) ----------------------------------------------------
