@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
 from . import tuned
 from .errors import InvalidSettingError, NSN2NError
-from .field_checks import check_fields
+from .field_checks import check_fields, check_keys
 
 PAPER_LAMBDA_RC = 0.5
 LrSchedule = Literal["step", "late"]
 LR_SCHEDULES: tuple[str, ...] = get_args(LrSchedule)
 SEED_LIMIT = 2**32  # seeds are 0 .. 2**32 - 1 (numpy's and torch's generators both take them)
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device_name(device: str, what: str) -> str:
+    """``device`` in lower case ("CPU" is the CPU), or InvalidSettingError when it is none."""
+    name = device.strip().lower()
+    if not DEVICE_PATTERN.fullmatch(name):
+        raise InvalidSettingError(
+            f"invalid {what}: device must be auto, cpu, cuda, cuda:N or mps, got {device!r}"
+        )
+    return name
+
 
 Count = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
@@ -75,13 +85,7 @@ class TrainConfig:
         """Types and ranges of every field (``field_checks``), then the rules between fields.
         ``device`` is kept in lower case ("CPU" is the CPU)."""
         check_fields(self, "training setting")
-        device = self.device.strip().lower()
-        if not DEVICE_PATTERN.fullmatch(device):
-            raise InvalidSettingError(
-                f"invalid training setting: device must be auto, cpu, cuda, cuda:N or mps, "
-                f"got {self.device!r}"
-            )
-        object.__setattr__(self, "device", device)
+        object.__setattr__(self, "device", device_name(self.device, "training setting"))
         if self.stop_patience is not None and self.validation_fraction <= 0:
             raise InvalidSettingError(
                 "invalid training setting: stop_patience needs validation_fraction > 0"
@@ -181,14 +185,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a dict (``to_dict``'s); a key this version does not know is refused with
         its name (a typo in a saved config must not be dropped silently)."""
-        known = [f.name for f in fields(cls)]
-        unknown = [k for k in values if k not in known]
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(str(key), known, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise InvalidSettingError(f"unknown training setting {', '.join(hints)}")
+        check_keys(cls, values, "training setting")
         return cls(**values)
 
 

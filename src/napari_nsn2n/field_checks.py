@@ -9,6 +9,7 @@ not a count. NumPy scalars count as the Python numbers they hold.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import typing
 from typing import Any
@@ -34,12 +35,13 @@ _BOUNDS = {
 
 
 @functools.cache
-def _adapters(cls: type) -> dict[str, Any]:
+def _adapters(cls: type, names: tuple[str, ...] | None) -> dict[str, Any]:
     from pydantic import ConfigDict, TypeAdapter
 
     hints = typing.get_type_hints(cls, include_extras=True)
     strict = ConfigDict(strict=True)
-    return {f.name: TypeAdapter(hints[f.name], config=strict) for f in dataclasses.fields(cls)}
+    chosen = [f.name for f in dataclasses.fields(cls) if names is None or f.name in names]
+    return {name: TypeAdapter(hints[name], config=strict) for name in chosen}
 
 
 def _plain(value: Any) -> Any:
@@ -71,16 +73,15 @@ def _describe(errors: list[dict]) -> str:
 
 
 def check_fields(instance: Any, what: str, names: tuple[str, ...] | None = None) -> None:
-    """Check (and normalise: NumPy scalars, int -> float) the fields of a dataclass instance.
+    """Check (and normalise: NumPy scalars, int -> float) the fields ``names`` (default: all) of
+    a dataclass instance; fields holding arrays or objects are left to the caller.
 
     Raises :class:`InvalidSettingError` "invalid {what}: {field} must be ..., got {value!r}".
     Works on frozen dataclasses (values are set with ``object.__setattr__``).
     """
     from pydantic import ValidationError
 
-    for name, adapter in _adapters(type(instance)).items():
-        if names is not None and name not in names:
-            continue
+    for name, adapter in _adapters(type(instance), names).items():
         value = _plain(getattr(instance, name))
         try:
             checked = adapter.validate_python(value)
@@ -89,3 +90,17 @@ def check_fields(instance: Any, what: str, names: tuple[str, ...] | None = None)
                 f"invalid {what}: {name} must be {_describe(exc.errors())}, got {value!r}"
             ) from None
         object.__setattr__(instance, name, checked)
+
+
+def check_keys(cls: type, keys: Any, what: str) -> None:
+    """Refuse keys that are not fields of the dataclass ``cls``, naming each (with the closest
+    field when there is one): a misspelt keyword or saved key must not pass unnoticed."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in keys if k not in known]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise InvalidSettingError(f"unknown {what} {', '.join(hints)}")
