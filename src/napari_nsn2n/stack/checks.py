@@ -21,11 +21,11 @@ def resolve_axis(shape: tuple[int, ...], axis: int | str | None, axes: str | Non
     or None: axis 0 for a 3D stack; a 4D stack must name it.
     """
     ndim = len(shape)
+    unnamed = "its axes have no names, so give an index (--axis 0 or 1) or name them (--axes TZYX)"
     if axis is None:
         if ndim == 4:
-            raise InvalidStackError(
-                f"4D data {shape} needs a slice-axis choice (e.g. --axis z or --axis t)"
-            )
+            how = " (e.g. --axis z or --axis t)" if axes else f"; {unnamed}"
+            raise InvalidStackError(f"4D data {shape} needs a slice-axis choice{how}")
         return 0
     if isinstance(axis, str) and not axis.lstrip("-").isdigit():
         letter = axis.upper()
@@ -35,7 +35,9 @@ def resolve_axis(shape: tuple[int, ...], axis: int | str | None, axes: str | Non
             return axes.upper().index(letter)
         if ndim == 3 and letter in "TZ":
             return 0
-        raise InvalidStackError(f"axis {axis!r} not found in the data's axes {axes or '?'}")
+        if not axes:
+            raise InvalidStackError(f"axis {axis!r} of 4D data {shape}: {unnamed}")
+        raise InvalidStackError(f"axis {axis!r} not found in the data's axes {axes}")
     index = int(axis)
     leading = ndim if ndim == 3 else ndim - 2  # 3D: any axis; 4D: the image plane is the last two
     if not -ndim <= index < ndim or index % ndim >= leading:
