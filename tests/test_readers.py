@@ -42,6 +42,18 @@ def test_a_corrupt_file_in_a_series_is_refused_not_skipped(tmp_path):
     assert broken.name in notes and "gap: 5 mm between slices 1 and 2" in notes
 
 
+@pytest.mark.parametrize("fraction", [0.1, 0.22, 0.5])
+def test_an_end_slice_cut_short_is_refused(tmp_path, fraction):
+    """Losing the first or last slice leaves even steps behind: the damaged file itself must
+    be noticed (found by tests/test_fuzz.py: a file cut inside its SOP class UID)."""
+    write_ct_series(tmp_path, n=4)
+    first = _by_position(tmp_path)[0]
+    raw = first.read_bytes()
+    first.write_bytes(raw[: int(fraction * len(raw))])
+    with pytest.raises(FileFormatError, match=f"{first.name}"):
+        read_volume(tmp_path)
+
+
 def test_truncated_pixel_data_is_refused(tmp_path):
     write_ct_series(tmp_path, n=4)
     victim = _by_position(tmp_path)[1]

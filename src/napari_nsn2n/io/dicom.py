@@ -95,12 +95,15 @@ def read_dicom(path: Path, series: int | str | None = None, allow_gaps: bool = F
 
 def _meant_as_image(header: Any) -> bool:
     """The file says it holds an image (its SOP class is an "... Image Storage"), or says too
-    little to be anything else (no SOP class at all)."""
+    little to be anything else: no SOP class, or one cut short (not a known class)."""
+    from pydicom.uid import UID
+
     meta = getattr(header, "file_meta", None)
     sop = header.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta else None)
     if not sop:
         return True
-    return "Image Storage" in str(getattr(sop, "name", sop))
+    name = UID(str(sop)).name
+    return name == str(sop) or "Image Storage" in name
 
 
 def _choose(
