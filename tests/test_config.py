@@ -99,8 +99,9 @@ def test_from_dict_refuses_unknown_keys_naming_them():
 
 
 def test_saved_configs_and_every_default_and_preset_load_unchanged():
-    assert TrainConfig.from_dict(SAVED) == TrainConfig()
-    assert TrainConfig().to_dict() == SAVED
+    assert TrainConfig.from_dict(SAVED) == TrainConfig()  # fields added since take defaults
+    today = TrainConfig().to_dict()
+    assert {k: today[k] for k in SAVED} == SAVED
     for name in ("paper", "fast", "auto"):
         preset = TrainConfig.preset(name, device="cpu")
         assert TrainConfig.from_dict(preset.to_dict()) == preset
@@ -112,3 +113,23 @@ def test_saved_configs_and_every_default_and_preset_load_unchanged():
 def test_rules_between_fields_still_hold():
     with pytest.raises(NSN2NError, match="validation_fraction"):
         TrainConfig(stop_patience=3)
+
+
+def test_a_model_file_of_format_1_loads_and_applies():
+    """tests/data/model_format1.pt was written by the code these checks were added to (fast
+    preset, 4 channels, depth 1, HU normalisation): it must keep loading."""
+    from pathlib import Path
+
+    from napari_nsn2n.models import load_model
+    from napari_nsn2n.pipeline import apply_model
+
+    bundle = load_model(Path(__file__).with_name("data") / "model_format1.pt")
+    assert (bundle.config.base_channels, bundle.config.depth, bundle.config.lr_schedule) == (
+        4,
+        1,
+        "late",
+    )
+    assert (bundle.normalizer.low, bundle.normalizer.high, bundle.threshold) == (-1024, 3071, 0.01)
+    stack = np.random.default_rng(0).integers(-1000, 2000, (3, 16, 16)).astype(np.int16)
+    out = apply_model(bundle, stack, device="cpu")
+    assert out.shape == stack.shape and np.isfinite(out).all()
