@@ -23,7 +23,7 @@ from napari_nsn2n.errors import FileFormatError
 from napari_nsn2n.io import read_volume
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 EXAMPLES = int(os.environ.get("NSN2N_FUZZ_EXAMPLES", "40"))
@@ -131,6 +131,9 @@ def dicom_series(tmp_path_factory):
 
 
 @FUZZ
+@example(member=0, cut=0.21875, flips=[])  # cut inside its SOP class UID: once skipped silently
+@example(member=0, cut=0.0, flips=[(0.580078125, 86)])  # a broken value length: once a traceback
+@example(member=0, cut=0.0, flips=[(0.580078125, 0)])  # an unknown value type: once a traceback
 @given(
     member=st.integers(0, 3),
     cut=st.floats(0, 1),

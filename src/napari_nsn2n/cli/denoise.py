@@ -233,9 +233,10 @@ def run(args: argparse.Namespace) -> int:
             raise NSN2NError(bad[0].problem)
         reasons = "; ".join(job.problem for job in bad[:3])
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        hint = "" if args.continue_on_error else " (--continue-on-error denoises the others)"
         raise NSN2NError(
             f"{len(bad)} of {len(jobs)} inputs cannot be denoised: {reasons}{more}; nothing was "
-            "done (--continue-on-error denoises the others)"
+            f"done{hint}"
         )
     for job in bad:
         print(f"nsn2n: skipped {job.source}: {job.problem}", file=sys.stderr)

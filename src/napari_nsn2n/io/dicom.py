@@ -67,13 +67,17 @@ def read_dicom(path: Path, series: int | str | None = None, allow_gaps: bool = F
     for f in files:
         try:
             header = pydicom.dcmread(f, stop_before_pixels=True)
+            for _ in header.iterall():  # pydicom decodes values lazily: every one now
+                pass
+            uid = str(header.get("SeriesInstanceUID", ""))
+            has_image = "Rows" in header and "Columns" in header
+            meant_as_image = has_image or _meant_as_image(header)
         except Exception as exc:
             if is_dicom_file(f):  # meant to be DICOM: a broken member, not a stray file
                 unreadable.append((f, _short(exc)))
             continue
-        uid = str(header.get("SeriesInstanceUID", ""))
-        if "Rows" not in header or "Columns" not in header:
-            if _meant_as_image(header):  # an image file cut short
+        if not has_image:
+            if meant_as_image:  # an image file cut short
                 unreadable.append((f, "its image header is incomplete"))
             else:
                 imageless.append((f, uid))
