@@ -1,31 +1,24 @@
-"""The ``nsn2n`` command line end to end, on real files, in a subprocess like a user runs it."""
+"""The ``nsn2n`` command line end to end on real files, run in-process (``cli.main.main(argv)``,
+output captured) where a subprocess adds nothing; tests/test_cli_processes.py keeps the ones
+where separate processes are the point (concurrency, signals, the installed entry point)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import nibabel as nib
 import numpy as np
 import pytest
 import tifffile
 
+from cli_runner import FAST, run_cli
 from conftest import correlated_noise_stack
 from napari_nsn2n.io import read_volume
 
-FAST = ["--epochs", "2", "--batch-size", "2", "--patch-size", "32", "--threads", "1", "-q"]
 
-
-def nsn2n(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "napari_nsn2n.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+@pytest.fixture
+def nsn2n(capsys):
+    return lambda *args: run_cli(capsys, *args)
 
 
 @pytest.fixture
@@ -42,13 +35,13 @@ def tif_stack(tmp_path):
     return path
 
 
-def test_help_shows_examples():
+def test_help_shows_examples(nsn2n):
     result = nsn2n("denoise", "--help")
     assert result.returncode == 0
     assert "examples:" in result.stdout and "--threshold" in result.stdout
 
 
-def test_denoise_end_to_end_keeps_spacing_and_saves_a_model(tmp_path, tif_stack):
+def test_denoise_end_to_end_keeps_spacing_and_saves_a_model(tmp_path, tif_stack, nsn2n):
     out, model = tmp_path / "out.tif", tmp_path / "model.pt"
     result = nsn2n(
         "denoise",
@@ -75,7 +68,7 @@ def test_denoise_end_to_end_keeps_spacing_and_saves_a_model(tmp_path, tif_stack)
     np.testing.assert_allclose(read_volume(again).data, written.data, atol=1e-4)
 
 
-def test_nifti_in_hu_out_with_affine_and_dtype(tmp_path):
+def test_nifti_in_hu_out_with_affine_and_dtype(tmp_path, nsn2n):
     _, noisy = correlated_noise_stack(shape=(4, 32, 32))
     hu = np.round(noisy * 1500 - 1000).astype(np.int16).transpose(2, 1, 0)  # nibabel is XYZ
     affine = np.diag([0.7, 0.7, 2.5, 1.0])
@@ -90,7 +83,7 @@ def test_nifti_in_hu_out_with_affine_and_dtype(tmp_path):
     assert np.asanyarray(img.dataobj).dtype == np.int16
 
 
-def test_min_steps_and_explicit_epochs(tmp_path, tif_stack):
+def test_min_steps_and_explicit_epochs(tmp_path, tif_stack, nsn2n):
     # 5 slices of 32 x 32 -> 4 pairs of one 32 px patch, batch 2: 2 steps per epoch
     common = ["--batch-size", "2", "--patch-size", "32", "--threads", "1", "--seed", "1"]
     asked = nsn2n("denoise", tif_stack, "-o", tmp_path / "a.tif", "--epochs", "1", *common)
@@ -105,7 +98,7 @@ def test_min_steps_and_explicit_epochs(tmp_path, tif_stack):
     )
 
 
-def test_mask_command_writes_labels(tmp_path, tif_stack):
+def test_mask_command_writes_labels(tmp_path, tif_stack, nsn2n):
     out = tmp_path / "mask.tif"
     result = nsn2n("mask", tif_stack, "--threshold", "0.02", "-o", out)
     assert result.returncode == 0, result.stderr
@@ -115,7 +108,7 @@ def test_mask_command_writes_labels(tmp_path, tif_stack):
     assert "matched" in result.stderr
 
 
-def test_mask_command_stabilises_photon_limited_stacks(tmp_path):
+def test_mask_command_stabilises_photon_limited_stacks(tmp_path, nsn2n):
     from napari_nsn2n.samples import microscopy_stack
 
     path = tmp_path / "cells.tif"
@@ -132,7 +125,7 @@ def test_mask_command_stabilises_photon_limited_stacks(tmp_path):
     assert not np.array_equal(on, read_volume(tmp_path / "off.tif").data)
 
 
-def test_several_inputs_into_a_folder(tmp_path, tif_stack):
+def test_several_inputs_into_a_folder(tmp_path, tif_stack, nsn2n):
     second = tmp_path / "second.npy"
     np.save(second, correlated_noise_stack(shape=(3, 32, 32), seed=2)[1])
     folder = tmp_path / "results"
@@ -180,7 +173,7 @@ def _bad(tmp_path, tif_stack):
     ]
 
 
-def test_bad_input_gives_one_line_error_nonzero_exit_and_writes_nothing(tmp_path, tif_stack):
+def test_bad_input_gives_one_line_error_nonzero_exit_and_writes_nothing(tmp_path, tif_stack, nsn2n):
     for args, message in _bad(tmp_path, tif_stack):
         before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
         result = nsn2n("denoise", *args, *FAST)
@@ -192,7 +185,7 @@ def test_bad_input_gives_one_line_error_nonzero_exit_and_writes_nothing(tmp_path
         assert after == before, f"{args} wrote or changed files"
 
 
-def test_read_only_output_folder(tmp_path, tif_stack):
+def test_read_only_output_folder(tmp_path, tif_stack, nsn2n):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     result = nsn2n("denoise", tif_stack, "-o", blocker / "out.tif", *FAST)
@@ -204,10 +197,11 @@ def test_read_only_output_folder(tmp_path, tif_stack):
         assert result.returncode == 1 and "not writable" in result.stderr
 
 
-def test_lr_schedule_option_reaches_the_trained_model(tmp_path, tif_stack):
+def test_lr_schedule_option_reaches_the_trained_model(tmp_path, tif_stack, nsn2n):
     from napari_nsn2n.models import load_model
 
     common = ["--epochs", "4", "--batch-size", "2", "--patch-size", "32", "--threads", "1", "-q"]
+    common += ["--device", "cpu"]  # the CPU default is asserted: pin the device
     runs = {}
     for name, extra in (("default", []), ("step", ["--lr-schedule", "step"])):
         out, model = tmp_path / f"{name}.tif", tmp_path / f"{name}.pt"
@@ -220,7 +214,7 @@ def test_lr_schedule_option_reaches_the_trained_model(tmp_path, tif_stack):
     assert bad.returncode == 2 and "--lr-schedule" in bad.stderr
 
 
-def test_rician_option_removes_the_background_floor(tmp_path):
+def test_rician_option_removes_the_background_floor(tmp_path, nsn2n):
     from napari_nsn2n.samples import mri_stack
 
     sample = mri_stack((6, 48, 48), level=0.05)
@@ -243,7 +237,7 @@ def test_rician_option_removes_the_background_floor(tmp_path):
         assert rejected.returncode == 2 and "--rician" in rejected.stderr
 
 
-def test_lambda_rc_auto_is_reported_and_bad_weights_refused(tmp_path):
+def test_lambda_rc_auto_is_reported_and_bad_weights_refused(tmp_path, nsn2n):
     """The default preset chooses the L_RC weight from the data and says so; a given weight is used
     silently; negative or non-numeric weights exit 2."""
     source = tmp_path / "white.npy"

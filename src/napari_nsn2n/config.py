@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+import re
+from dataclasses import asdict, dataclass, replace
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import Field
 
 from . import tuned
-from .errors import NSN2NError
+from .errors import InvalidSettingError, NSN2NError
+from .field_checks import check_fields, check_keys
 
 PAPER_LAMBDA_RC = 0.5
+LrSchedule = Literal["step", "late", "plateau"]
+LR_SCHEDULES: tuple[str, ...] = get_args(LrSchedule)
+LossReduction = Literal["mean", "sum"]
+Target = Literal["mask", "guided"]  # W = 0 pixels: left out (the paper) or given guided targets
+TARGETS: tuple[str, ...] = get_args(Target)
+SEED_LIMIT = 2**32  # seeds are 0 .. 2**32 - 1 (numpy's and torch's generators both take them)
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device_name(device: str, what: str) -> str:
+    """``device`` in lower case ("CPU" is the CPU), or InvalidSettingError when it is none."""
+    name = device.strip().lower()
+    if not DEVICE_PATTERN.fullmatch(name):
+        raise InvalidSettingError(
+            f"invalid {what}: device must be auto, cpu, cuda, cuda:N or mps, got {device!r}"
+        )
+    return name
+
+
+Count = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 @dataclass(frozen=True)
@@ -35,84 +61,50 @@ class TrainConfig:
     measurements without a new best (never before ``min_steps``).
     """
 
-    epochs: int = 100
-    min_steps: int | None = None
-    learning_rate: float = 1e-3
-    lr_halving_epochs: int | None = None
-    lr_schedule: str = "step"
-    beta1: float = 0.5
-    beta2: float = 0.999
-    adam_eps: float = 1e-8
-    loss_reduction: str = "mean"
-    lambda_rc: float | str = PAPER_LAMBDA_RC
-    lambda_ic: float = 1.0
+    epochs: Count = 100
+    min_steps: Count | None = None
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-3
+    lr_halving_epochs: Count | None = None
+    lr_schedule: LrSchedule = "step"
+    beta1: Fraction = 0.5
+    beta2: Fraction = 0.999
+    adam_eps: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-8
+    loss_reduction: LossReduction = "mean"
+    lambda_rc: Weight | Literal["auto"] = PAPER_LAMBDA_RC
+    lambda_ic: Weight = 1.0
     use_mask: bool = True
-    batch_size: int = 4
-    patch_size: int | None = 128
+    batch_size: Count = 4
+    patch_size: Annotated[int, Field(ge=16)] | None = 128
     augment: bool = True
-    base_channels: int = 32
-    depth: int = 3
+    base_channels: Annotated[int, Field(ge=4)] = 32
+    depth: Annotated[int, Field(ge=1, le=6)] = 3
     residual: bool = True
     group_norm: bool = False
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0, lt=SEED_LIMIT)] = 0
     device: str = "auto"
     mixed_precision: bool = True
-    num_threads: int | None = None
-    target: str = "mask"
-    validation_fraction: float = 0.0
-    validation_every: int = 50
-    stop_patience: int | None = None
-    plateau_tolerance: float = 0.01
-    plateau_halvings: int = 4
+    num_threads: Count | None = None
+    target: Target = "mask"
+    validation_fraction: Annotated[float, Field(ge=0, lt=0.5, allow_inf_nan=False)] = 0.0
+    validation_every: Count = 50
+    stop_patience: Count | None = None
+    plateau_tolerance: Weight = 0.01
+    plateau_halvings: Annotated[int, Field(ge=0)] = 4
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.epochs >= 1, "epochs must be >= 1"),
-            (self.min_steps is None or self.min_steps >= 1, "min_steps must be >= 1 or None"),
-            (self.learning_rate > 0, "learning_rate must be > 0"),
-            (
-                self.lr_halving_epochs is None or self.lr_halving_epochs >= 1,
-                "lr_halving_epochs must be >= 1 or None",
-            ),
-            (
-                self.lr_schedule in LR_SCHEDULES,
-                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}",
-            ),
-            (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam betas must be in [0, 1)"),
-            (self.adam_eps > 0, "adam_eps must be > 0"),
-            (self.loss_reduction in ("mean", "sum"), "loss_reduction must be 'mean' or 'sum'"),
-            (
-                self.lambda_rc == "auto"
-                or (not isinstance(self.lambda_rc, str) and self.lambda_rc >= 0),
-                "lambda_rc must be >= 0 or 'auto'",
-            ),
-            (self.lambda_ic >= 0, "lambda_ic must be >= 0"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.patch_size is None or self.patch_size >= 16, "patch_size must be >= 16 or None"),
-            (self.base_channels >= 4, "base_channels must be >= 4"),
-            (1 <= self.depth <= 6, "depth must be between 1 and 6"),
-            (self.num_threads is None or self.num_threads >= 1, "num_threads must be >= 1"),
-            (self.target in TARGETS, f"target must be one of {', '.join(TARGETS)}"),
-            (0 <= self.validation_fraction < 0.5, "validation_fraction must be in [0, 0.5)"),
-            (self.validation_every >= 1, "validation_every must be >= 1"),
-            (
-                self.stop_patience is None or self.stop_patience >= 1,
-                "stop_patience must be >= 1 or None",
-            ),
-            (
-                self.stop_patience is None or self.validation_fraction > 0,
-                "stop_patience needs validation_fraction > 0",
-            ),
-            (
-                self.lr_schedule != "plateau" or self.stop_patience is not None,
-                "the plateau lr schedule needs stop_patience (and validation_fraction > 0)",
-            ),
-            (self.plateau_tolerance >= 0, "plateau_tolerance must be >= 0"),
-            (self.plateau_halvings >= 0, "plateau_halvings must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise NSN2NError(f"invalid training setting: {message}")
+        """Types and ranges of every field (``field_checks``), then the rules between fields.
+        ``device`` is kept in lower case ("CPU" is the CPU)."""
+        check_fields(self, "training setting")
+        object.__setattr__(self, "device", device_name(self.device, "training setting"))
+        if self.stop_patience is not None and self.validation_fraction <= 0:
+            raise InvalidSettingError(
+                "invalid training setting: stop_patience needs validation_fraction > 0"
+            )
+        if self.lr_schedule == "plateau" and self.stop_patience is None:
+            raise InvalidSettingError(
+                "invalid training setting: the plateau lr schedule needs stop_patience (and "
+                "validation_fraction > 0)"
+            )
 
     @classmethod
     def preset(cls, name: str = "auto", **overrides: Any) -> TrainConfig:
@@ -124,7 +116,7 @@ class TrainConfig:
         if name == "auto":
             from .device import available_devices
 
-            device = overrides.get("device", "auto")
+            device = str(overrides.get("device", "auto")).strip().lower()
             has_gpu = available_devices()[0] != "cpu" if device == "auto" else device != "cpu"
             if has_gpu:
                 overrides = {"min_steps": FAST_MIN_STEPS, "lambda_rc": "auto", **overrides}
@@ -209,13 +201,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, ignoring keys this version does not know."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """Build from a dict (``to_dict``'s); a key this version does not know is refused with
+        its name (a typo in a saved config must not be dropped silently)."""
+        check_keys(cls, values, "training setting")
+        return cls(**values)
 
 
-LR_SCHEDULES = ("step", "late", "plateau")
-TARGETS = ("mask", "guided")  # W = 0 pixels: left out (the paper) or given guided targets
 FAST_EPOCHS = tuned.FAST_EPOCHS
 FAST_MIN_STEPS = tuned.FAST_MIN_STEPS
 PRESETS: dict[str, dict[str, Any]] = {

@@ -1,10 +1,12 @@
-"""Choice of the torch device: auto (CUDA, then MPS, then CPU) or named."""
+"""Choice of the torch device (auto: CUDA, then MPS, then CPU; or named, in any case) and of
+the number of CPU threads torch may use (never more than the cores this process may run on)."""
 
 from __future__ import annotations
 
 import torch
 
-from .errors import NSN2NError
+from .errors import InvalidSettingError, NSN2NError
+from .resources import available_cores
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -26,12 +28,14 @@ def available_devices() -> list[str]:
 
 def select_device(choice: str = "auto") -> torch.device:
     """Return the torch device for ``choice`` ("auto", "cpu", "cuda", "cuda:1", "mps")."""
-    choice = (choice or "auto").lower()
+    choice = (choice or "auto").strip().lower()
     if choice == "auto":
         return torch.device(available_devices()[0])
     kind = choice.split(":")[0]
     if kind not in DEVICE_CHOICES:
-        raise NSN2NError(f"unknown device {choice!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+        raise InvalidSettingError(
+            f"unknown device {choice!r}; choose one of {', '.join(DEVICE_CHOICES)}"
+        )
     if kind == "cuda" and not torch.cuda.is_available():
         raise NSN2NError("device 'cuda' was asked for but CUDA is not available here")
     if kind == "mps" and not mps_available():
@@ -45,3 +49,19 @@ def release_device_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
     elif device.type == "mps" and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+def thread_count(requested: int | None) -> int:
+    """Threads to give torch for ``requested`` (None: every available core), clamped to
+    ``resources.available_cores()``: more threads than cores only oversubscribe them, and very
+    large counts crash the OpenMP runtime."""
+    cores = available_cores()
+    return cores if requested is None else max(1, min(int(requested), cores))
+
+
+def set_torch_threads(requested: int | None) -> int:
+    """Set torch's intra-op threads to ``thread_count(requested)``; returns the number set."""
+    count = thread_count(requested)
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    return count

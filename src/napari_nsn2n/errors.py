@@ -7,6 +7,10 @@ class NSN2NError(Exception):
     """Base class of every error napari-nsn2n raises on purpose."""
 
 
+class InvalidSettingError(NSN2NError, ValueError, TypeError):
+    """A setting has the wrong type or is out of range (``TrainConfig``, a request, an option)."""
+
+
 class InvalidStackError(NSN2NError, ValueError):
     """The array cannot be denoised as a stack of slices (2D, one slice, NaN, constant, RGB...)."""
 
@@ -21,6 +25,11 @@ class OutputError(NSN2NError, OSError):
 
 class ModelFormatError(NSN2NError, ValueError):
     """A model file is not a napari-nsn2n model of a supported version."""
+
+
+class TrainingFailed(NSN2NError):
+    """Training could not make progress (the loss exploded at every step, or the result is not
+    finite); nothing is returned rather than the input or a broken result."""
 
 
 class TrainingStopped(NSN2NError):

@@ -52,6 +52,13 @@ FAST_LR_SCHEDULE = "late"
 AUTO_LAMBDA_RC_CORRELATED = 0.5
 AUTO_LAMBDA_RC_INDEPENDENT = 0.0
 
+# what `nsn2n denoise --help` tells to expect on a CPU (cli/denoise.py): seconds per training
+# step of the fast preset, 2 threads on 2 idle cores (189 ms) and 1 thread while 8-10 other
+# CPU-bound jobs shared those cores (2.07 s): benchmarks/speed.py --parts train
+# (docs/performance.md).
+CPU_STEP_SECONDS_IDLE = 0.19
+CPU_STEP_SECONDS_BUSY = 2.1
+
 # --- divergence guard (training/guard.py) ----------------------------------------------------
 # a step whose loss exceeds SPIKE_FACTOR x the median of the last GUARD_WINDOW steps is rolled
 # back: healthy benchmark runs peaked at 1.1-1.2x, the diverging MRI 9 % run at 4-5x before its

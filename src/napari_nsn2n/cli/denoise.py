@@ -1,4 +1,10 @@
-"""``nsn2n denoise``: train on each input and write it denoised, or apply a saved model."""
+"""``nsn2n denoise``: train on each input and write it denoised, or apply a saved model.
+
+Nothing is lost and nothing is silently wrong: every option, device, input and output is
+checked before the first LPF (``cli.plan``), outputs are written atomically and never over a
+file without ``--overwrite`` (``io.atomic``), the volume before its model, and the run reports
+per input what it wrote. ``--continue-on-error`` goes on past an input that fails.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from .. import tuned
 from ..config import LR_SCHEDULES, TrainConfig
-from ..errors import OutputError
+from ..errors import NSN2NError
 from . import options
 
 EXAMPLES = """\
@@ -18,15 +25,32 @@ examples:
   nsn2n denoise timelapse.tif -o out.tif --axis t --device cuda
   nsn2n denoise next_scan.nii.gz -o next_denoised.nii.gz --model ct.pt
   nsn2n denoise t1_magnitude.nii.gz -o t1_denoised.nii.gz --rician   (magnitude MRI: no Rician floor)
-  nsn2n denoise a.tif b.tif c.tif -o denoised/          (several inputs: -o is a folder)
+  nsn2n denoise a.tif b.tif c.tif -o denoised/          (several inputs: -o is a folder, made if missing)
+  nsn2n denoise scans/*.nii.gz -o out/ --save-model models/ --continue-on-error
   nsn2n mask scan.nii.gz --threshold 0.01 -o scan_mask.tif
 """
+
+
+def _cpu_expectation() -> str:
+    steps = tuned.FAST_MIN_STEPS
+    idle_min = steps * tuned.CPU_STEP_SECONDS_IDLE / 60
+    busy_min = steps * tuned.CPU_STEP_SECONDS_BUSY / 60
+    return (
+        f"How long: training dominates. On a CPU the default makes at least {steps} optimiser "
+        f"steps, measured at {tuned.CPU_STEP_SECONDS_IDLE:g} s each on 2 idle cores (about "
+        f"{idle_min:.0f} min for a 48 x 256 x 256 stack, LPF and inference included) and "
+        f"{tuned.CPU_STEP_SECONDS_BUSY:g} s each while other jobs used the cores (about "
+        f"{busy_min:.0f} min); larger stacks add about 0.1 s of LPF per 256 x 256 slice. Fewer "
+        "steps (--min-steps 0 --epochs N) are faster and denoise less."
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     den = sub.add_parser(
         "denoise",
         help="train on a stack and write it denoised",
+        description="Train NS-N2N on each input stack and write it denoised (or apply a saved "
+        "model with --model). " + _cpu_expectation(),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -41,7 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--output",
         required=True,
         type=Path,
-        help="output file (.tif/.nii.gz/.npy), or a folder for several inputs",
+        help="output file (.tif/.nii.gz/.npy), or a folder (made if missing) for several inputs"
+        " or one ending in /: NAME_denoised.SUFFIX per input",
     )
     den.add_argument(
         "--threshold",
@@ -58,26 +83,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         " 64 px patches, for a CPU), auto: paper on a GPU, fast on a CPU (default); fast and"
         " auto train at least 1500 steps on short stacks",
     )
-    den.add_argument("--epochs", type=int, help="training epochs (default: from --preset)")
+    den.add_argument(
+        "--epochs", type=options.positive, help="training epochs (default: from --preset)"
+    )
     den.add_argument(
         "--min-steps",
-        type=int,
+        type=options.off_or_positive,
         help="raise the epochs until training makes at least this many optimiser steps"
         " (default: from --preset; 0 turns it off)",
     )
-    den.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, mps")
+    den.add_argument(
+        "--device",
+        type=options.device,
+        default="auto",
+        help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N, mps (any case)",
+    )
     den.add_argument(
         "--axis", type=options.axis, help="slice axis: index or letter z/t (default: z / 0)"
     )
-    den.add_argument("--save-model", type=Path, help="write the trained model here (.pt)")
-    den.add_argument("--model", type=Path, help="apply this saved model instead of training")
-    den.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    den.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    den.add_argument("--batch-size", type=int, help="pairs per step")
+    options.add_reader_options(den)
     den.add_argument(
-        "--patch-size", type=int, help="training patch side in pixels (0: whole slices)"
+        "--save-model",
+        help="write the trained model here (.pt); with several inputs a folder (NAME.pt each)",
     )
-    den.add_argument("--lr", type=float, help="initial learning rate (default: 1e-3)")
+    den.add_argument("--model", type=Path, help="apply this saved model instead of training")
+    den.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (never an input)"
+    )
+    den.add_argument(
+        "--continue-on-error",
+        action="store_true",
+        help="with several inputs: report an input that cannot be denoised and go on with the"
+        " others (the exit code is 1 if any failed)",
+    )
+    den.add_argument("--seed", type=options.seed, default=0, help="random seed (default: 0)")
+    den.add_argument("--batch-size", type=options.positive, help="pairs per step")
+    den.add_argument(
+        "--patch-size",
+        type=options.patch_size,
+        help="training patch side in pixels, >= 16 (0: whole slices)",
+    )
+    den.add_argument(
+        "--lr", type=options.learning_rate, help="initial learning rate (default: 1e-3)"
+    )
     den.add_argument(
         "--lr-schedule",
         choices=LR_SCHEDULES,
@@ -92,7 +140,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="weight of L_RC; auto: the paper's 0.5 where the noise is correlated within slices"
         " (CT), else 0 (default: from --preset; paper: 0.5, fast and auto: auto)",
     )
-    den.add_argument("--lambda-ic", type=float, help="weight of L_IC (default: 1.0)")
+    den.add_argument("--lambda-ic", type=options.weight, help="weight of L_IC (default: 1.0)")
     den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")
     options.add_stabilize(den)
     den.add_argument(
@@ -113,12 +161,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="cast the output back to the input's dtype (default: float32)",
     )
-    den.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    den.add_argument(
+        "--threads",
+        type=options.positive,
+        help="CPU threads for torch (default and at most: the available cores)",
+    )
     den.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 
 def training_config(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig the options ask for: the preset, then each option given."""
+    """The TrainConfig the options ask for: the preset, then each option given (the options are
+    checked by argparse, so what TrainConfig refuses here is a combination)."""
     overrides = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -139,77 +192,69 @@ def training_config(args: argparse.Namespace) -> TrainConfig:
     return replace(config, seed=args.seed, device=args.device, use_mask=not args.no_mask)
 
 
-def output_paths(inputs: list[str], output: Path) -> list[Path]:
-    """Where each input's result goes: ``output`` itself for one input (unless it is a folder),
-    else ``output/<name>_denoised<suffix>``."""
-    from ..io.registry import output_suffix
-    from ..io.volume import suffix_of
-
-    if len(inputs) == 1 and not output.is_dir():
-        return [output]
-    if not output.is_dir():
-        raise OutputError(f"with {len(inputs)} inputs, -o must be an existing folder ({output})")
-    paths = []
-    for name in inputs:
-        source = Path(name.rstrip("/"))
-        own = suffix_of(source)
-        stem = source.name[: -len(own)] if own and not source.is_dir() else source.name
-        paths.append(output / f"{stem}_denoised{output_suffix(source)}")
-    return paths
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..io import check_output_path, read_volume, write_volume
-    from ..method.lowpass import LowpassSettings
-    from ..models.bundle import check_model_output, load_model, save_model
-    from ..pipeline import ApplyRequest, RunRequest, apply
-    from ..pipeline import run as run_pipeline
-    from ..pipeline.progress import ProgressReporter
+    from ..device import select_device, set_torch_threads
+    from ..models.bundle import load_model
+    from ..pipeline.request import check_network_fits
+    from ..stack import check_stack
+    from .job import Report, denoise_one
+    from .plan import check_plan, create_folders, inspect_inputs, plan_jobs
 
-    outputs = output_paths(args.inputs, args.output)
-    for path in outputs:
-        check_output_path(path, args.overwrite)
-    if args.save_model is not None:
-        check_model_output(args.save_model, args.overwrite)
-    bundle = load_model(args.model) if args.model is not None else None
+    report = args.report = Report()
+    if args.model is not None and args.save_model is not None:
+        raise options.UsageError("--save-model cannot go with --model (that model is not trained)")
+    select_device(args.device)  # an unavailable device fails now, not after the LPF
+    threads = set_torch_threads(args.threads)
+    if args.threads is not None and threads < args.threads:
+        print(
+            f"nsn2n: --threads {args.threads}: using {threads}, the cores available",
+            file=sys.stderr,
+        )
     config = training_config(args)
-    for source, target in zip(args.inputs, outputs, strict=True):
-        volume = read_volume(source, mmap=True)  # big stacks stay on disk (stack.PreparedStack)
-        reporter = ProgressReporter(Path(source).name, quiet=args.quiet)
-        if bundle is not None:
-            events = apply(
-                bundle,
-                ApplyRequest(
-                    volume.data,
-                    axis=args.axis,
-                    axes=volume.axes,
-                    device=args.device,
-                    tta=args.tta,
-                    cast_output=args.keep_dtype,
-                    rician=args.rician,
-                ),
-            )
-        else:
-            events = run_pipeline(
-                RunRequest(
-                    volume.data,
-                    threshold=args.threshold,
-                    config=config,
-                    axis=args.axis,
-                    axes=volume.axes,
-                    lowpass=LowpassSettings(stabilize=args.stabilize),
-                    tta=args.tta,
-                    cast_output=args.keep_dtype,
-                    rician=args.rician,
-                )
-            )
-        finished = reporter.follow(events)
-        sigma = finished.model.meta.get("rician_sigma") if bundle is None else None
-        if sigma:
-            print(f"Rician bias removed (sigma {sigma:.4g})", file=sys.stderr)
-        if bundle is None and args.save_model is not None:
-            save_model(finished.model, args.save_model, overwrite=True)
-            print(f"model: {args.save_model}", file=sys.stderr)
-        write_volume(target, volume.with_data(finished.denoised), overwrite=args.overwrite)
-        print(f"denoised: {target}", file=sys.stderr)
-    return 0
+    jobs = plan_jobs(args.inputs, args.output, args.save_model)
+    check_plan(jobs, args.overwrite)
+    bundle = load_model(args.model) if args.model is not None else None
+    depth = bundle.config.depth if bundle is not None else config.depth
+
+    def check(volume) -> None:
+        axes = volume.axes if volume.axes_known else None
+        shape = volume.data.shape
+        slice_axis = check_stack(volume.data, args.axis, axes)
+        plane = tuple(n for a, n in enumerate(shape) if a != slice_axis)[-2:]
+        check_network_fits(plane, depth)
+        if bundle is None:
+            check_network_fits(config.patch_shape(*plane), depth, "training patches")
+
+    read_options = {"series": args.series, "allow_gaps": args.allow_gaps}
+    inspect_inputs(jobs, check, read_options, args.axes)
+    bad = [job for job in jobs if job.problem]
+    if bad and (not args.continue_on_error or len(bad) == len(jobs)):
+        if len(jobs) == 1:
+            raise NSN2NError(bad[0].problem)
+        reasons = "; ".join(job.problem for job in bad[:3])
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        hint = "" if args.continue_on_error else " (--continue-on-error denoises the others)"
+        raise NSN2NError(
+            f"{len(bad)} of {len(jobs)} inputs cannot be denoised: {reasons}{more}; nothing was "
+            f"done{hint}"
+        )
+    for job in bad:
+        print(f"nsn2n: skipped {job.source}: {job.problem}", file=sys.stderr)
+        report.failed.append(job.source)
+    for folder in create_folders([job for job in jobs if not job.problem]):
+        print(f"nsn2n: created folder {folder}", file=sys.stderr)
+    for job in jobs:
+        if job.problem:
+            continue
+        try:
+            denoise_one(job, args, config, bundle, read_options, report)
+        except NSN2NError as exc:
+            if not args.continue_on_error:
+                raise
+            print(f"nsn2n: failed {job.source}: {exc}", file=sys.stderr)
+            report.failed.append(job.source)
+    if len(jobs) > 1:
+        done = len(jobs) - len(report.failed)
+        failed = f"; failed: {', '.join(report.failed)}" if report.failed else ""
+        print(f"nsn2n: {done} of {len(jobs)} inputs denoised{failed}", file=sys.stderr)
+    return 1 if report.failed else 0

@@ -20,20 +20,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="th on the [0, 1] scale, or 'auto': the suggestion for a run of the default preset",
     )
     msk.add_argument("--axis", type=options.axis)
+    options.add_reader_options(msk)
     options.add_stabilize(msk)
     msk.add_argument("--overwrite", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import TrainConfig
-    from ..io import check_output_path, read_volume, write_volume
+    from ..io import check_output_path, check_outputs, write_volume
     from ..method.lowpass import LowpassSettings
     from ..pipeline import compute_differences
+    from .plan import OVERWRITE, read_input
 
-    check_output_path(args.output, args.overwrite)
-    volume = read_volume(args.input, mmap=True)
+    check_output_path(args.output, args.overwrite, OVERWRITE)
+    check_outputs([args.input], [args.output])
+    volume = read_input(
+        str(args.input), {"series": args.series, "allow_gaps": args.allow_gaps}, args.axes
+    )
+    for note in volume.notes:
+        print(f"{args.input.name}: note: {note}", file=sys.stderr)
     settings = LowpassSettings(stabilize=args.stabilize)
-    differences = compute_differences(volume.data, args.axis, volume.axes, settings)
+    axes = volume.axes if volume.axes_known else None
+    differences = compute_differences(volume.data, args.axis, axes, settings)
     # "auto" suggests th for a run of the default preset (as `nsn2n denoise` would train)
     threshold = differences.resolve_threshold(args.threshold, TrainConfig.preset("auto"))
     if differences.stabilizer is not None:
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     labels = differences.mask_volume(threshold)
-    write_volume(args.output, volume.with_data(labels), overwrite=args.overwrite)
+    write_volume(args.output, volume.with_data(labels), None, args.overwrite, OVERWRITE)
     print(
         f"threshold {threshold:.5g}: {differences.matched_fraction(threshold):.1%} of pixels "
         f"matched (W = 1); mask: {args.output} (0 no pair, 1 W=1, 2 W=0)",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
 
-from .volume import Volume, like_for, read_error
+from .volume import Volume, like_for, read_error, suffix_of, target_name
 
 _AXES = {2: "YX", 3: "ZYX", 4: "TZYX"}
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -53,7 +54,8 @@ def write_nifti(path: Path, data: np.ndarray, like: Volume | None = None) -> Non
     """Write slice-first ``data`` (transposed back to X, Y, Z[, T]) with ``like``'s header/affine.
 
     The dtype is the data's (float16 -> float32, bool -> uint8); floats are written unscaled.
-    A DICOM ``like`` has its LPS affine converted to RAS.
+    A DICOM ``like`` has its LPS affine converted to RAS. Compressed when the name the file will
+    have ends in .nii.gz (``path`` may be a temporary of ``io.atomic``).
     """
     import nibabel as nib
 
@@ -80,7 +82,12 @@ def write_nifti(path: Path, data: np.ndarray, like: Volume | None = None) -> Non
         img.header.set_xyzt_units(xyz=like.metadata["unit"])
     if arr.dtype.kind == "f":
         img.header.set_slope_inter(1.0, 0.0)
-    nib.save(img, str(path))
+    with open(path, "wb") as raw:
+        if suffix_of(target_name(path)) != ".nii.gz":
+            img.to_file_map({"image": nib.FileHolder(fileobj=raw)})
+            return
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as f:  # nibabel's level
+            img.to_file_map({"image": nib.FileHolder(fileobj=f)})
 
 
 def _affine_for(like: Volume | None) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""NumPy ``.npy`` files (no metadata: axes from the number of dimensions)."""
+"""NumPy ``.npy`` files (no metadata: the default axes for the number of dimensions, marked as
+not named by the file: ``Volume.axes_known`` is False)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def read_npy(path: Path, mmap: bool = False) -> Volume:
         axes = default_axes(data.ndim)
     except FileFormatError as exc:
         raise read_error(path, str(exc)) from None
-    return Volume(data=data, axes=axes, source_format="npy", path=path)
+    return Volume(data=data, axes=axes, source_format="npy", path=path, axes_known=False)
 
 
 def write_npy(path: Path, data: np.ndarray, like: Volume | None = None) -> None:

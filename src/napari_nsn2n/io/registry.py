@@ -15,13 +15,14 @@ import numpy as np
 
 from .volume import Volume, suffix_of
 
-Reader = Callable[..., Volume]  # (path, mmap=False) -> Volume
+Reader = Callable[..., Volume]  # (path, mmap=False, **reader_options) -> Volume
 Writer = Callable[[Path, np.ndarray, "Volume | None"], None]
 
 
 @dataclass(frozen=True)
 class Format:
-    """One format: its name, suffixes (the first is the one outputs get), reader and writer."""
+    """One format: its name, suffixes (the first is the one outputs get), reader and writer, and
+    the reader options (keywords of ``read_volume``) it takes."""
 
     name: str
     suffixes: tuple[str, ...]
@@ -29,12 +30,13 @@ class Format:
     read: Reader | None = None
     write: Writer | None = None
     in_napari_writer: bool = False  # offered by the napari writer contribution
+    reader_options: tuple[str, ...] = ()
 
 
-def _tiff_read(path: Path, mmap: bool = False) -> Volume:
+def _tiff_read(path: Path, mmap: bool = False, **options) -> Volume:
     from .tiff import read_tiff
 
-    return read_tiff(path, mmap=mmap)
+    return read_tiff(path, mmap=mmap, **options)
 
 
 def _tiff_write(path: Path, data: np.ndarray, like: Volume | None) -> None:
@@ -67,10 +69,10 @@ def _npy_write(path: Path, data: np.ndarray, like: Volume | None) -> None:
     write_npy(path, data, like)
 
 
-def _dicom_read(path: Path, mmap: bool = False) -> Volume:
+def _dicom_read(path: Path, mmap: bool = False, **options) -> Volume:
     from .dicom import read_dicom
 
-    return read_dicom(path)
+    return read_dicom(path, **options)
 
 
 FORMATS: tuple[Format, ...] = (
@@ -81,10 +83,17 @@ FORMATS: tuple[Format, ...] = (
         _tiff_read,
         _tiff_write,
         True,
+        ("series",),
     ),
     Format("nifti", (".nii.gz", ".nii"), "NIfTI (affine kept)", _nifti_read, _nifti_write, True),
     Format("npy", (".npy",), "NumPy .npy (no metadata)", _npy_read, _npy_write),
-    Format("dicom", (".dcm",), "DICOM series (a folder, or one file of it)", _dicom_read),
+    Format(
+        "dicom",
+        (".dcm",),
+        "DICOM series (a folder, or one file of it)",
+        _dicom_read,
+        reader_options=("series", "allow_gaps"),
+    ),
 )
 DICOM = FORMATS[3]
 

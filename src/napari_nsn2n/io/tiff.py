@@ -1,7 +1,18 @@
-"""TIFF files via tifffile: ImageJ hyperstacks and OME-TIFF, with physical spacing."""
+"""TIFF files via tifffile: ImageJ hyperstacks and OME-TIFF, with physical spacing.
+
+A truncated or corrupt file is refused, not read as the pages that survived: tifffile reports
+such damage in its log (an invalid page offset, a series that no longer fits its shape), and
+those reports become a FileFormatError. Axis letters come from ImageJ / OME / tifffile
+metadata; a plain TIFF names none, and gets the same default as a .npy file
+(``Volume.axes_known`` False). A file with several series says so in ``Volume.notes``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,36 +26,100 @@ _MICRON = ("micron", "microns", "um", "\\u00B5m", "\\u00b5m", "µm")
 _OME_KEYS = {"X": "PhysicalSizeX", "Y": "PhysicalSizeY", "Z": "PhysicalSizeZ", "T": "TimeIncrement"}
 
 
-def read_tiff(path: Path, mmap: bool = False) -> Volume:
-    """Read the first series; singleton axes other than Y/X are squeezed.
+_GENERIC = "QI"  # tifffile's letters for axes that the file does not name
+_LOG_LOCK = threading.Lock()
+
+
+def read_tiff(path: Path, mmap: bool = False, series: int | str | None = None) -> Volume:
+    """Read series ``series`` (default 0); singleton axes other than Y/X are squeezed.
 
     Spacing per axis comes from OME PhysicalSize*/TimeIncrement or ImageJ spacing/finterval plus
     X/YResolution; None for plain TIFFs. ``mmap`` maps uncompressed contiguous files.
     """
+    index = _series_index(path, series)
     try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            axes, shape = series.axes, series.shape
-            sizes, unit, metadata = _physical(tif)
+        with _tifffile_reports() as reports, tifffile.TiffFile(path) as tif:
+            found = tif.series
+            if index >= len(found):
+                raise read_error(path, f"no series {index}; the file holds {len(found)} (from 0)")
+            chosen = found[index]
+            axes, shape = chosen.axes, chosen.shape
+            announced = _announced_images(tif)
+            pages = len(tif.pages)
+            sizes, unit, metadata = _physical(tif, index)
+            listing = [f"{s.axes} {tuple(s.shape)}" for s in found]
             data = None
-            if mmap:
+            if mmap and not reports:
                 try:
-                    data = tifffile.memmap(path, mode="r")
+                    data = tifffile.memmap(path, mode="r", series=index)
                 except Exception:
                     data = None
             if data is None:
-                data = series.asarray()
+                data = chosen.asarray()
+        if reports:
+            raise read_error(path, f"truncated or corrupt TIFF (tifffile: {reports[0]})")
+        if announced is not None and announced > pages:
+            raise read_error(path, f"truncated: {pages} of the {announced} images it announces")
         data = data.reshape(shape)
+    except FileFormatError:
+        raise
     except Exception as exc:
         raise read_error(path, exc) from None
     data, axes = _squeeze(data, axes)
-    axes = _our_letters(axes, path)
+    known = not set(axes) & set(_GENERIC)
+    axes = _our_letters(axes, path) if known else default_axes(data.ndim)
     spacing = None
     if sizes:
         spacing = tuple(float(sizes.get(a, 1.0)) for a in axes)
     if unit:
         metadata["unit"] = unit
-    return Volume(data, axes, spacing, None, metadata, "tiff", path)
+    notes = []
+    if len(listing) > 1:
+        notes.append(
+            f"the file holds {len(listing)} series ({'; '.join(listing)}); read series {index}; "
+            "pick another with --series N (series=N, from 0)"
+        )
+    return Volume(data, axes, spacing, None, metadata, "tiff", path, notes, known)
+
+
+def _series_index(path: Path, series: int | str | None) -> int:
+    if series is None:
+        return 0
+    text = str(series).strip()
+    if not text.isdigit():
+        raise read_error(path, f"a TIFF series is a number from 0, got {series!r}")
+    return int(text)
+
+
+@contextlib.contextmanager
+def _tifffile_reports() -> Iterator[list[str]]:
+    """The messages tifffile logs at ERROR level while the block reads (kept off the console:
+    they become this reader's own error)."""
+    reports: list[str] = []
+
+    class _Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.ERROR:
+                reports.append(" ".join(record.getMessage().split())[:160])
+
+    logger = logging.getLogger("tifffile")
+    handler = _Collect()
+    with _LOG_LOCK:
+        logger.addHandler(handler)
+        propagate, logger.propagate = logger.propagate, False
+        try:
+            yield reports
+        finally:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+
+
+def _announced_images(tif: tifffile.TiffFile) -> int | None:
+    """How many images an ImageJ header says the file holds (None for other files)."""
+    if not tif.is_imagej or not tif.imagej_metadata:
+        return None
+    images = tif.imagej_metadata.get("images")
+    return int(images) if isinstance(images, int) and images > 0 else None
 
 
 def write_tiff(path: Path, data: np.ndarray, like: Volume | None = None) -> None:
@@ -77,15 +152,17 @@ def write_tiff(path: Path, data: np.ndarray, like: Volume | None = None) -> None
     tifffile.imwrite(path, data, ome=True, photometric="minisblack", metadata=meta)
 
 
-def _physical(tif: tifffile.TiffFile) -> tuple[dict[str, float], str | None, dict]:
-    """Per-letter physical sizes, the unit and metadata to keep (ome_xml / imagej)."""
+def _physical(tif: tifffile.TiffFile, index: int = 0) -> tuple[dict[str, float], str | None, dict]:
+    """Per-letter physical sizes of series ``index``, the unit and metadata to keep (ome_xml /
+    imagej)."""
     sizes: dict[str, float] = {}
     metadata: dict = {}
     unit = None
     if tif.is_ome and tif.ome_metadata:
         metadata["ome_xml"] = tif.ome_metadata
         image = tifffile.xml2dict(tif.ome_metadata).get("OME", {}).get("Image", {})
-        pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
+        images = image if isinstance(image, list) else [image]
+        pixels = images[min(index, len(images) - 1)].get("Pixels", {})
         sizes = {k: float(pixels[v]) for k, v in _OME_KEYS.items() if v in pixels}
         if sizes.keys() & {"X", "Y", "Z"}:
             unit = str(pixels.get("PhysicalSizeXUnit", "µm"))

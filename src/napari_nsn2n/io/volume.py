@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,6 +12,15 @@ import numpy as np
 from ..errors import FileFormatError
 
 _DEFAULT_AXES = {1: "X", 2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}
+# Temporaries of io.atomic: ".NAME.XXXXXXXX.partial", the dots of NAME written "~" so that no
+# glob for outputs ("*.nii.gz", "*.nii*", "*.tif*") matches them, hidden files counted or not.
+PARTIAL_SUFFIX = ".partial"
+_PARTIAL_NAME = re.compile(r"^\.(?P<name>[^.]+)\.[A-Za-z0-9_]{8}\.partial$")
+
+
+def partial_prefix(target: str | os.PathLike) -> str:
+    """The start of a temporary's name for ``target`` (``tempfile`` adds the rest)."""
+    return "." + Path(target).name.replace(".", "~") + "."
 
 
 @dataclass
@@ -20,6 +30,10 @@ class Volume:
     ``data`` is slice-axis first for 3D ("ZYX"); ``spacing`` has one entry per axis of ``data``.
     ``affine`` (NIfTI, DICOM) maps the FILE's voxel indices (i, j, k) = (x, y, z), i.e. the
     reverse of ``data``'s axes, to world millimetres: RAS+ for NIfTI, LPS for DICOM.
+    ``axes_known`` is False where the file names no axes (.npy, plain TIFF): ``axes`` is then
+    the same default for every format ("ZYX", "TZYX") and a letter such as "z" means nothing
+    for 4D data. ``notes`` says what a reader chose or skipped (another series, a gap) for the
+    user to see.
     """
 
     data: np.ndarray
@@ -29,6 +43,8 @@ class Volume:
     metadata: dict = field(default_factory=dict)
     source_format: str = ""
     path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    axes_known: bool = True
 
     def __post_init__(self) -> None:
         if len(self.axes) != self.data.ndim:
@@ -42,7 +58,7 @@ class Volume:
         """The same volume (axes, spacing, affine, metadata) holding ``data`` (same shape)."""
         if np.ndim(data) != self.data.ndim:
             raise ValueError(f"new data has {np.ndim(data)} dims, expected {self.data.ndim}")
-        return replace(self, data=data, metadata=dict(self.metadata))
+        return replace(self, data=data, metadata=dict(self.metadata), notes=list(self.notes))
 
 
 def default_axes(ndim: int) -> str:
@@ -68,3 +84,16 @@ def read_error(path: str | os.PathLike, exc: BaseException | str) -> FileFormatE
 def like_for(data: np.ndarray, like: Volume | None) -> Volume | None:
     """``like`` if its dimensionality matches ``data``, else None (its metadata would not fit)."""
     return like if like is not None and like.data.ndim == data.ndim else None
+
+
+def target_name(path: str | os.PathLike) -> str:
+    """The name a temporary of ``io.atomic`` will get (its own name for any other path): writers
+    that choose a variant by suffix (.nii vs .nii.gz) look at this."""
+    name = Path(path).name
+    match = _PARTIAL_NAME.match(name)
+    return match["name"].replace("~", ".") if match else name
+
+
+def is_partial(path: str | os.PathLike) -> bool:
+    """True for a temporary of ``io.atomic`` (left only by a killed process; safe to delete)."""
+    return _PARTIAL_NAME.match(Path(path).name) is not None

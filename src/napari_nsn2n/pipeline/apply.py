@@ -19,7 +19,7 @@ from ..models.bundle import ModelBundle
 from ..stack import PreparedStack
 from ..training.trainer import autocast_dtype
 from .progress import event_sink
-from .request import ApplyRequest, as_request
+from .request import ApplyRequest, as_request, check_finite, check_network_fits
 
 
 def apply(
@@ -34,14 +34,15 @@ def apply(
     request = as_request(ApplyRequest, request, options)
     started = time.perf_counter()
     control = control or RunControl()
+    device = select_device(request.device)  # an unavailable device fails before any work
     data = request.data
     normalizer = None if request.renormalize else bundle.normalizer
     prepared = PreparedStack.from_array(data, request.axis, request.axes, normalizer)
+    check_network_fits(tuple(prepared.slices.shape[1:]), bundle.config.depth)
     if not request.renormalize:  # results come back in this stack's dtype when cast
         prepared.normalizer = replace(bundle.normalizer, dtype=str(np.dtype(data.dtype)))
     sigma = rician_sigma_for(prepared, request.rician)
     in_units = None if sigma is None else partial(remove_rician_bias, sigma=sigma)
-    device = select_device(request.device)
     model = bundle.build(device)
     amp = autocast_dtype(device, bundle.config.mixed_precision)
     out = request.out
@@ -55,6 +56,7 @@ def apply(
                 return
             block = prepared.slices[first : first + batch_size]
             block = predict_slices(model, block, device, batch_size, tta=request.tta, amp_dtype=amp)
+            check_finite(block, "the model's output")
             prepared.write(result, first, block, request.cast_output, in_units)
             yield StageProgress("inference", min(first + batch_size, total), total)
     finally:
@@ -76,7 +78,7 @@ def apply_model(
     keywords are :class:`ApplyRequest` fields."""
     sink = event_sink(progress, label="nsn2n apply")
     try:
-        for event in apply(bundle, ApplyRequest(data, **options), control):
+        for event in apply(bundle, as_request(ApplyRequest, data, options), control):
             sink(event)
             if isinstance(event, Finished):
                 return event.denoised

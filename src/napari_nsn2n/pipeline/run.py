@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from ..control import RunControl
+from ..device import select_device
 from ..events import Event, Finished, StageProgress, TrainingStarted, TrainStep
 from ..method.masks import PairDifferences
 from ..method.rician import remove_rician_bias, rician_sigma_for
@@ -19,7 +20,7 @@ from ..training.loop import training_events
 from ..training.trainer import Trainer
 from .lowpass import lowpass_events
 from .progress import event_sink
-from .request import RunRequest, as_request
+from .request import RunRequest, as_request, check_finite, check_network_fits
 from .targets import guided_target_events
 
 INFERENCE_BLOCK = 8  # slices per inference progress event (the device batches within a block)
@@ -35,14 +36,20 @@ def run(
     the threshold; training; inference on every slice. A stop through ``control`` ends training
     early and still denoises with the model so far; a stop during the LPF ends the run with no
     result. The model's meta records the threshold, steps, and the Rician sigma used.
+    A run that cannot train (``training.guard``) or whose result is not finite raises
+    ``TrainingFailed``; bad settings, devices and stacks raise before the LPF.
     """
     request = as_request(RunRequest, request, options)
     config = request.training_config()
     control = control or RunControl()
     started = time.perf_counter()
+    select_device(config.device)  # an unavailable device fails before the LPF
     prepared = PreparedStack.from_array(
         request.data, request.axis, request.axes, in_memory=request.in_memory
     )
+    plane = tuple(prepared.slices.shape[1:])
+    check_network_fits(plane, config.depth)
+    check_network_fits(config.patch_shape(*plane), config.depth, "training patches")
     rician_sigma = rician_sigma_for(prepared, request.rician)
     guided = config.target == "guided" and config.use_mask
     differences = request.differences
@@ -88,6 +95,8 @@ def run(
                 )
             steps_done = event.step if isinstance(event, TrainStep) else steps_done
             yield event
+        if trainer.stopped_at is None:  # the stop rule restores its best weights itself
+            trainer.guard.check_finished()
         result = (
             request.out
             if request.out is not None
@@ -98,6 +107,7 @@ def run(
             block = trainer.predict(
                 prepared.slices[first : first + INFERENCE_BLOCK], tta=request.tta
             )
+            check_finite(block, "the trained network's output")
             prepared.write(result, first, block, request.cast_output, in_units)
             yield StageProgress("inference", min(first + INFERENCE_BLOCK, total), total)
         bundle = ModelBundle(
@@ -146,7 +156,9 @@ def denoise(
     """
     sink = event_sink(progress, label="nsn2n")
     try:
-        request = RunRequest(data, threshold=threshold, config=config, **options)
+        request = as_request(
+            RunRequest, data, {"threshold": threshold, "config": config, **options}
+        )
         for event in run(request, control):
             sink(event)
             if isinstance(event, Finished):

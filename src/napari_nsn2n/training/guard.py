@@ -7,6 +7,11 @@ finite or above ``factor`` times the median of the recent losses restores the ol
 (model and optimiser state) and halves the learning rate for the rest of the run. Healthy runs
 are untouched: the guard only copies weights. The factor and window are fitted
 (``napari_nsn2n.tuned``).
+
+A run that cannot train fails with a reason instead of handing back its input or noise:
+``MAX_ROLLBACKS_IN_A_ROW`` rollbacks without a healthy snapshot between them (the learning rate
+is then 1/256 of the schedule's and the loss still explodes), or a run whose loss ends
+``DIVERGED_FACTOR`` times above its first step's (``check_finished``) raise ``TrainingFailed``.
 """
 
 from __future__ import annotations
@@ -18,8 +23,15 @@ from collections import deque
 
 import torch
 
+from ..errors import TrainingFailed
 from ..events import Recovered
 from ..tuned import GUARD_SNAPSHOT_EVERY, GUARD_WARMUP, GUARD_WINDOW, SPIKE_FACTOR
+
+# Safety limits, not fitted values: 8 halvings (lr / 256) with no healthy snapshot between them;
+# a run ending 1000 x above its first step's loss (batch-to-batch spread is far smaller, and the
+# diverged runs seen ended 4e4 to 1e30 x above it) has diverged.
+MAX_ROLLBACKS_IN_A_ROW = 8
+DIVERGED_FACTOR = 1000.0
 
 
 class DivergenceGuard:
@@ -39,6 +51,8 @@ class DivergenceGuard:
         self.lr_scale = 1.0
         self.recoveries: list[Recovered] = []
         self.peak_ratio = 0.0  # the largest loss / recent median of the steps kept (a diagnostic)
+        self.in_a_row = 0  # rollbacks since the last healthy snapshot
+        self.first_loss: float | None = None  # the loss of the initial weights: where it started
 
     def start(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
         """Snapshot the initial weights (the rollback target of a run that breaks early)."""
@@ -58,11 +72,36 @@ class DivergenceGuard:
             median = statistics.median(self.losses) if self.losses else math.nan
             recovery = Recovered(self.steps, restored_step, loss, median, self.lr_scale)
             self.recoveries.append(recovery)
+            self.in_a_row += 1
+            if self.in_a_row >= MAX_ROLLBACKS_IN_A_ROW:
+                raise TrainingFailed(
+                    f"training failed: the loss exploded {self.in_a_row} times without a healthy "
+                    f"stretch between (step {self.steps}: {loss:.3g}), even at "
+                    f"x{self.lr_scale:g} of the learning rate; lower the learning rate "
+                    "(--lr, learning_rate) or the loss weights"
+                )
             return recovery
         self.losses.append(loss)
+        if self.first_loss is None:
+            self.first_loss = loss
         if self.steps % self.every == 0:
             self.snapshots.append((self.steps, *_state(model, optimizer)))
+            self.in_a_row = 0
         return None
+
+    def check_finished(self) -> None:
+        """Raise ``TrainingFailed`` when the run ends with its recent losses ``DIVERGED_FACTOR``
+        times above the loss of its first step: it diverged to large but finite losses (the
+        weights are noise, and so would the result be)."""
+        if self.first_loss is None or not self.losses:
+            return
+        start = max(self.first_loss, 1e-30)
+        end = statistics.median(self.losses)
+        if end > DIVERGED_FACTOR * start:
+            raise TrainingFailed(
+                f"training diverged: the loss ended at {end:.3g}, {end / start:.3g} times where "
+                f"it started ({start:.3g}); lower the learning rate (--lr, learning_rate)"
+            )
 
     def release(self) -> None:
         """Drop the snapshots (device memory)."""

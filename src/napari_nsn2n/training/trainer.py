@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..config import TrainConfig
-from ..device import release_device_memory, select_device
+from ..device import release_device_memory, select_device, set_torch_threads
 from ..events import Recovered
 from ..method.dihedral import transform
 from ..method.inference import predict_slices
@@ -43,7 +43,7 @@ class Trainer:
         self.config = config = config.resolved(None)
         self.device = select_device(config.device)
         if config.num_threads:
-            torch.set_num_threads(config.num_threads)
+            set_torch_threads(config.num_threads)  # clamped to the available cores
         torch.manual_seed(config.seed)
         self.model = build_unet(config).to(self.device)
         self.optimizer = torch.optim.Adam(
