@@ -17,6 +17,7 @@ import pytest
 import tifffile
 import torch
 
+from cli_runner import run_cli
 from conftest import correlated_noise_stack
 from napari_nsn2n import TrainConfig, apply_model, denoise, load_model, save_model
 from napari_nsn2n.errors import ModelFormatError
@@ -24,7 +25,6 @@ from napari_nsn2n.method.unet import UNet
 from napari_nsn2n.models import PackageExportError, PackageInfo, export_bioimageio, stack_sample
 from napari_nsn2n.models.bmz_describe import tile_sizes
 from napari_nsn2n.pipeline import compute_differences
-from test_cli import nsn2n
 
 TINY = TrainConfig(epochs=2, base_channels=8, depth=2, patch_size=None, batch_size=4, device="cpu")
 
@@ -235,31 +235,31 @@ def test_a_truncated_package_is_refused(package, tmp_path):
         load_model(truncated)
 
 
-def test_cli_denoise_refuses_a_foreign_package_and_writes_nothing(tmp_path):
+def test_cli_denoise_refuses_a_foreign_package_and_writes_nothing(tmp_path, capsys):
     stack = tmp_path / "stack.tif"
     tifffile.imwrite(stack, tiny_stack())
     foreign = write_zip(tmp_path / "foreign.zip", {"rdf.yaml": FOREIGN_RDF})
     out = tmp_path / "out.tif"
-    result = nsn2n("denoise", stack, "-o", out, "--model", foreign, "-q")
+    result = run_cli(capsys, "denoise", stack, "-o", out, "--model", foreign, "-q")
     assert result.returncode == 1
     assert "another tool" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
 
 
-def test_cli_exports_and_denoises_with_the_package(trained, tmp_path):
+def test_cli_exports_and_denoises_with_the_package(trained, tmp_path, capsys):
     bioimageio_core()
     stack, _, model = trained
     source = tmp_path / "stack.tif"
     tifffile.imwrite(source, stack)
     package = tmp_path / "model.zip"
-    result = nsn2n("export", model, "-o", package, "--author", "Test Author", "--modality", "MRI")
+    result = run_cli(capsys, "export", model, "-o", package, "--author", "Test Author", "--modality", "MRI")
     assert result.returncode == 0, result.stderr
     assert "model test passed" in result.stderr and package.is_file()
-    again = nsn2n("export", model, "-o", package)
+    again = run_cli(capsys, "export", model, "-o", package)
     assert again.returncode == 1 and "exists" in again.stderr
     from_package, from_file = tmp_path / "a.tif", tmp_path / "b.tif"
     for model_path, out in ((package, from_package), (model, from_file)):
-        result = nsn2n("denoise", source, "-o", out, "--model", model_path, "--device", "cpu", "-q")
+        result = run_cli(capsys, "denoise", source, "-o", out, "--model", model_path, "--device", "cpu", "-q")
         assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(tifffile.imread(from_package), tifffile.imread(from_file))
 
