@@ -34,14 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="TIFF, NIfTI (.nii/.nii.gz), .npy or a DICOM series folder",
+        help="TIFF, NIfTI (.nii/.nii.gz), .npy, a DICOM series folder or OME-Zarr (.ome.zarr)",
     )
     den.add_argument(
         "-o",
         "--output",
         required=True,
         type=Path,
-        help="output file (.tif/.nii.gz/.npy), or a folder for several inputs",
+        help="output file (.tif/.nii.gz/.npy/.ome.zarr), or a folder for several inputs",
     )
     den.add_argument(
         "--threshold",
@@ -142,20 +142,13 @@ def training_config(args: argparse.Namespace) -> TrainConfig:
 def output_paths(inputs: list[str], output: Path) -> list[Path]:
     """Where each input's result goes: ``output`` itself for one input (unless it is a folder),
     else ``output/<name>_denoised<suffix>``."""
-    from ..io.registry import output_suffix
-    from ..io.volume import suffix_of
+    from ..io.registry import output_name
 
     if len(inputs) == 1 and not output.is_dir():
         return [output]
     if not output.is_dir():
         raise OutputError(f"with {len(inputs)} inputs, -o must be an existing folder ({output})")
-    paths = []
-    for name in inputs:
-        source = Path(name.rstrip("/"))
-        own = suffix_of(source)
-        stem = source.name[: -len(own)] if own and not source.is_dir() else source.name
-        paths.append(output / f"{stem}_denoised{output_suffix(source)}")
-    return paths
+    return [output / output_name(name) for name in inputs]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Reading and writing volumes: TIFF (ImageJ / OME), NIfTI, .npy and DICOM series folders.
+"""Reading and writing volumes: TIFF (ImageJ / OME), NIfTI, .npy, DICOM series folders, OME-Zarr.
 
 Formats are looked up in ``registry.FORMATS``. No Qt or napari here; each format's library is
 imported when a file of it is read or written.
@@ -34,6 +34,9 @@ __all__ = [
 def is_supported_path(path: str | os.PathLike) -> bool:
     """True for a readable suffix or a folder holding DICOM files."""
     p = Path(path)
+    fmt = format_for(p)
+    if fmt is not None and fmt.folder:
+        return p.is_dir()
     if p.is_dir():
         try:
             return any(f.is_file() and is_dicom_file(f) for f in p.iterdir())
@@ -43,7 +46,8 @@ def is_supported_path(path: str | os.PathLike) -> bool:
 
 
 def read_volume(path: str | os.PathLike, mmap: bool = False) -> Volume:
-    """Read a TIFF, NIfTI, .npy file or a DICOM series (a folder, or one .dcm file of it).
+    """Read a TIFF, NIfTI, .npy file, a DICOM series (a folder, or one .dcm file of it) or an
+    OME-Zarr folder (level 0, lazily).
 
     ``mmap`` memory-maps uncompressed TIFF, .nii and .npy data. Raises FileFormatError (one line,
     naming the file) for missing, corrupt or unsupported files.
@@ -51,9 +55,9 @@ def read_volume(path: str | os.PathLike, mmap: bool = False) -> Volume:
     p = Path(path).expanduser()
     if not p.exists():
         raise FileFormatError(f"cannot read {p}: no such file or folder")
-    if p.is_dir():
-        return DICOM.read(p)
     fmt = format_for(p)
+    if p.is_dir() and (fmt is None or not fmt.folder):
+        return DICOM.read(p)
     if fmt is not None and fmt.read is not None:
         return fmt.read(p, mmap=mmap)
     if is_dicom_file(p):

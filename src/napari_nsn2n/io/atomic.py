@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import FileFormatError, OutputError
-from .registry import write_suffixes
+from .registry import format_for, write_suffixes
 from .volume import suffix_of
 
 
@@ -20,8 +21,11 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
         raise FileFormatError(
             f"cannot write {p}: unsupported suffix (use one of {', '.join(write_suffixes())})"
         )
-    if p.is_dir():
+    folder = format_for(p).folder
+    if p.is_dir() and not folder:
         raise OutputError(f"cannot write {p}: it is a folder")
+    if p.exists() and folder and not p.is_dir():
+        raise OutputError(f"cannot write {p}: it is a file, not a folder")
     if p.exists() and not overwrite:
         raise OutputError(f"{p} already exists (use overwrite to replace it)")
     parent = p.parent
@@ -43,6 +47,10 @@ def _file_mode() -> int:
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temp path in ``path``'s folder (same suffix); on success move it onto ``path``."""
+    if format_for(path).folder:
+        with atomic_folder(path) as tmp:
+            yield tmp
+        return
     suffix = suffix_of(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
@@ -54,3 +62,23 @@ def atomic_output(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """For a format whose "file" is a folder (OME-Zarr): yield a hidden temporary path beside
+    ``path`` (named so that no glob for outputs matches it); on success rename it onto ``path``
+    (an existing one is moved aside first and removed after), else remove it."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    shutil.rmtree(tmp)  # the writer creates the folder itself
+    old = None
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
