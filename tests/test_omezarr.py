@@ -144,8 +144,8 @@ def test_cli_denoises_an_ome_zarr_into_an_ome_zarr(tmp_path):
     assert len(out.metadata["ome_zarr"]["levels"]) == 2
     assert np.isfinite(out.data[:]).all() and not np.allclose(out.data[:], noisy)
     # several inputs into a folder: <stem>_denoised.ome.zarr
-    assert main(["denoise", str(source), str(tmp_path / "out.ome.zarr"), "-o", str(tmp_path)]
-                + args[4:]) == 0  # fmt: skip
+    both = [str(source), str(tmp_path / "out.ome.zarr")]
+    assert main(["denoise", *both, "-o", str(tmp_path), *args[4:]]) == 0
     assert (tmp_path / "in_denoised.ome.zarr").is_dir()
     assert (tmp_path / "out_denoised.ome.zarr").is_dir()
 

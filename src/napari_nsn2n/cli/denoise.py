@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import LR_SCHEDULES, TrainConfig
 from ..errors import OutputError
-from . import options
+from . import cohort, options
 
 EXAMPLES = """\
 examples:
@@ -19,6 +19,7 @@ examples:
   nsn2n denoise next_scan.nii.gz -o next_denoised.nii.gz --model ct.pt
   nsn2n denoise t1_magnitude.nii.gz -o t1_denoised.nii.gz --rician   (magnitude MRI: no Rician floor)
   nsn2n denoise a.tif b.tif c.tif -o denoised/          (several inputs: -o is a folder)
+  nsn2n denoise scans/*.nii.gz -o denoised/ --cluster local:2   (a cohort on dask workers)
   nsn2n mask scan.nii.gz --threshold 0.01 -o scan_mask.tif
 """
 
@@ -115,6 +116,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     den.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
     den.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    cohort.add_options(den)
 
 
 def training_config(args: argparse.Namespace) -> TrainConfig:
@@ -159,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import run as run_pipeline
     from ..pipeline.progress import ProgressReporter
 
+    if args.cluster is not None:
+        return cohort.run(args)
     outputs = output_paths(args.inputs, args.output)
     for path in outputs:
         check_output_path(path, args.overwrite)

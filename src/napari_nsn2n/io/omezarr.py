@@ -48,7 +48,7 @@ _AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "sp
 
 def _libraries() -> tuple[Any, Any]:
     try:
-        import ome_zarr  # noqa: F401
+        import ome_zarr
         import zarr
     except ImportError:
         raise FileFormatError(f"OME-Zarr needs ome-zarr and zarr ({_INSTALL})") from None
@@ -258,7 +258,9 @@ def finish_pyramid(
     size = np.ones(len(axes)) if spacing is None else np.asarray(spacing, dtype=float)
     datasets = []
     for k, transforms in enumerate(fmt.generate_coordinate_transformations(shapes)):
-        transforms[0]["scale"] = [float(s * f) for s, f in zip(transforms[0]["scale"], size)]
+        transforms[0]["scale"] = [
+            float(s * f) for s, f in zip(transforms[0]["scale"], size, strict=True)
+        ]
         datasets.append({"path": f"s{k}", "coordinateTransformations": transforms})
     ngff_unit = _NGFF_UNITS.get(str(unit)) if unit else None
     if ngff_unit is not None:

@@ -27,7 +27,8 @@ class RunRequest:
     ``out``: an array (input shape) that receives the result slice by slice, e.g. a memmap.
     ``in_memory``: load the input whole (True), read it slice by slice (False) or decide from
     its size (None). ``rician``: remove the Rician bias from the result (magnitude MRI) with
-    this sigma in input units, or estimated when True / "auto".
+    this sigma in input units, or estimated when True / "auto". ``infer``: False trains only
+    (``Finished.denoised`` is None; e.g. when the stack is denoised on a cluster afterwards).
     """
 
     data: Any
@@ -44,6 +45,7 @@ class RunRequest:
     out: np.ndarray | None = field(default=None, repr=False)
     in_memory: bool | None = None
     rician: bool | float | str = False
+    infer: bool = True
 
     def training_config(self) -> TrainConfig:
         return self.config or TrainConfig.preset("auto")
