@@ -201,7 +201,7 @@ def test_slurm_job_script_carries_cores_memory_and_gpus(tmp_path):
     config.write_text(
         "jobqueue:\n  slurm:\n    cores: 8\n    memory: 32GB\n    processes: 1\n"
         "    walltime: '02:00:00'\n    queue: gpu\n    account: lab42\n    gpus: 2\n"
-        "    scheduler_options: {dashboard_address: null, host: 127.0.0.1}\n"
+        "    scheduler_options: {dashboard_address: '127.0.0.1:0', host: 127.0.0.1}\n"
     )
     cluster = jobqueue_cluster("slurm", load_cluster_config(config, "slurm"))
     try:
@@ -242,3 +242,16 @@ def test_a_killed_worker_loses_no_volume(client, tmp_path):
         "vol1_denoised.npy",
     ]  # nothing partial, hidden or not
     client.wait_for_workers(2, timeout=120)  # the nanny restarted it
+
+
+def test_the_engine_and_cli_load_no_dask_or_zarr_until_asked():
+    """Start-up stays light: distributed, zarr and ome-zarr load only for a cluster or a .zarr."""
+    import subprocess
+
+    code = (
+        "import sys; from napari_nsn2n.cli.main import build_parser; build_parser(); "
+        "import napari_nsn2n.io, napari_nsn2n.pipeline; "
+        "print(sorted(m for m in ('distributed', 'zarr', 'ome_zarr') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -117,12 +117,13 @@ def _worker_model(bundle: Any) -> tuple[Any, Any]:
     import torch
 
     from ..device import select_device
-    from .worker import this_worker, worker_device
+    from .worker import this_worker, torch_threads, worker_device
 
     worker = this_worker()
-    if worker is not None:
-        torch.set_num_threads(int(worker.state.nthreads))
     device = select_device(worker_device("auto", worker))
+    threads = torch_threads(worker, str(device))
+    if threads:
+        torch.set_num_threads(threads)
     key = (id(bundle), str(device))
     if key not in _MODELS:
         _MODELS.clear()

@@ -88,7 +88,10 @@ def plan_cohort(
 
 
 def gpu_resources(client: Any) -> dict[str, float] | None:
-    """``{"GPU": 1}`` when every worker declares a GPU resource, else None."""
+    """``{"GPU": 1}`` when every worker declares a GPU resource, else None (waiting for the
+    first worker when none has joined yet: batch jobs may still be queued)."""
+    if not client.scheduler_info().get("workers"):
+        client.wait_for_workers(1)
     workers = client.scheduler_info().get("workers", {}).values()
     has_gpu = [w.get("resources", {}).get("GPU", 0) >= 1 for w in workers]
     return {"GPU": 1} if has_gpu and all(has_gpu) else None
@@ -135,7 +138,8 @@ def _run(
     started = time.perf_counter()
     records: dict[str, VolumeRecord] = {r.input: r for r in plan.skipped}
     order = [r.input for r in plan.skipped] + [j.input for j in plan.jobs]
-    resources = resources if resources is not None else gpu_resources(client)
+    if resources is None and plan.jobs:
+        resources = gpu_resources(client)
     workers = len(client.scheduler_info().get("workers", {}))
     yield CohortStarted(len(order), len(plan.jobs), len(plan.skipped), workers, str(plan.report))
     messages: queue.Queue = queue.Queue()

@@ -75,8 +75,12 @@ class _Reporter:
             self(low + (high - low) * event.step / max(event.total_steps, 1))
 
 
-def _threads(worker: Any) -> int | None:
-    return None if worker is None else int(worker.state.nthreads)
+def torch_threads(worker: Any, device: str) -> int | None:
+    """Torch threads for one task: a worker runs one task per thread on CPUs (so one thread
+    each, never more threads than cores), and one task per GPU, which gets all its threads."""
+    if worker is None:
+        return None
+    return int(worker.state.nthreads) if device.startswith(("cuda", "mps")) else 1
 
 
 def worker_device(choice: str, worker: Any) -> str:
@@ -130,7 +134,7 @@ def _denoise(job: VolumeJob, worker: Any, report: _Reporter) -> tuple[Finished, 
     check_output_path(job.output, job.overwrite)
     volume = read_volume(job.input, mmap=True)
     device = worker_device(job.device, worker)
-    threads = _threads(worker)
+    threads = torch_threads(worker, str(select_device(device)))
     if job.model is not None:
         if threads:
             torch.set_num_threads(threads)
