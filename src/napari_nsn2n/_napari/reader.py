@@ -1,4 +1,5 @@
-"""npe2 reader: TIFF, NIfTI (.nii, .nii.gz), .npy and DICOM series (a folder or one .dcm file).
+"""npe2 reader: TIFF, NIfTI (.nii, .nii.gz), .npy, DICOM series (a folder or one .dcm file) and
+OME-Zarr (a folder; every pyramid level, lazily, as one multiscale layer).
 
 Each path gives one image layer whose ``scale`` is the file's voxel spacing (slice axis first);
 napari's ``affine`` stays the identity, so the voxel size is never counted twice. The file's own
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..io import is_supported_path, read_volume
+from ..io import Volume, is_supported_path, read_volume
 from .layers import layer_tuple
 
 PathLike = str | os.PathLike
@@ -44,5 +46,16 @@ def read_paths(path: PathLike | Sequence[PathLike]) -> list[LayerData]:
         volume = read_volume(p)
         if volume.source_format == "dicom":
             seen.update(str(Path(f).resolve()) for f in volume.metadata["dicom"].get("files", ()))
-        layers.append(layer_tuple(volume))
+        layers.append(
+            omezarr_layer(volume) if volume.source_format == "ome-zarr" else layer_tuple(volume)
+        )
     return layers
+
+
+def omezarr_layer(volume: Volume) -> LayerData:
+    """A multiscale layer of every pyramid level (read lazily), contrast from the smallest."""
+    from ..io.omezarr import read_pyramid
+
+    levels = read_pyramid(volume.path)
+    _, kwargs, kind = layer_tuple(replace(volume, data=levels[-1]))
+    return levels, {**kwargs, "multiscale": len(levels) > 1}, kind

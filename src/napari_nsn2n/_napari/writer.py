@@ -1,4 +1,5 @@
-"""npe2 single-layer image writer: TIFF (.tif/.tiff) and NIfTI (.nii/.nii.gz) with spacing.
+"""npe2 single-layer image writer: TIFF (.tif/.tiff), NIfTI (.nii/.nii.gz) and OME-Zarr
+(.ome.zarr, with a pyramid) with spacing.
 
 The layer's ``metadata["nsn2n_volume"]`` (set by the reader, the samples and derived layers)
 rebuilds the source :class:`~napari_nsn2n.io.Volume` that :func:`~napari_nsn2n.io.write_volume`
@@ -26,7 +27,7 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     suffixes = napari_write_suffixes()
     if suffix_of(path) not in suffixes:
         raise FileFormatError(f"cannot write {path}: the NS-N2N writer saves {', '.join(suffixes)}")
-    if isinstance(data, list):  # multiscale: the full-resolution level
+    if isinstance(data, list) or meta.get("multiscale"):  # the full-resolution level
         data = data[0]
     volume = volume_from_meta(data, meta)
     written = write_volume(path, volume, overwrite=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import tuned
 from ..config import LR_SCHEDULES, TrainConfig
 from ..errors import NSN2NError
-from . import options
+from . import cohort, options
 
 EXAMPLES = """\
 examples:
@@ -27,6 +27,7 @@ examples:
   nsn2n denoise t1_magnitude.nii.gz -o t1_denoised.nii.gz --rician   (magnitude MRI: no Rician floor)
   nsn2n denoise a.tif b.tif c.tif -o denoised/          (several inputs: -o is a folder, made if missing)
   nsn2n denoise scans/*.nii.gz -o out/ --save-model models/ --continue-on-error
+  nsn2n denoise scans/*.nii.gz -o denoised/ --cluster local:2   (a cohort on dask workers)
   nsn2n mask scan.nii.gz --threshold 0.01 -o scan_mask.tif
 """
 
@@ -58,15 +59,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="TIFF, NIfTI (.nii/.nii.gz), .npy or a DICOM series folder",
+        help="TIFF, NIfTI (.nii/.nii.gz), .npy, a DICOM series folder or OME-Zarr (.ome.zarr)",
     )
     den.add_argument(
         "-o",
         "--output",
         required=True,
         type=Path,
-        help="output file (.tif/.nii.gz/.npy), or a folder (made if missing) for several inputs"
-        " or one ending in /: NAME_denoised.SUFFIX per input",
+        help="output file (.tif/.nii.gz/.npy/.ome.zarr), or a folder (made if missing) for several"
+        " inputs or one ending in /: NAME_denoised.SUFFIX per input",
     )
     den.add_argument(
         "--threshold",
@@ -167,6 +168,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="CPU threads for torch (default and at most: the available cores)",
     )
     den.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    cohort.add_options(den)
 
 
 def training_config(args: argparse.Namespace) -> TrainConfig:
@@ -200,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
     from .job import Report, denoise_one
     from .plan import check_plan, create_folders, inspect_inputs, plan_jobs
 
-    report = args.report = Report()
+    if args.cluster is not None:
+        return cohort.run(args)
+    report = args.outcome = Report()
     if args.model is not None and args.save_model is not None:
         raise options.UsageError("--save-model cannot go with --model (that model is not trained)")
     select_device(args.device)  # an unavailable device fails now, not after the LPF

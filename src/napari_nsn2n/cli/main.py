@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _written(args: argparse.Namespace, lead: str = "") -> str:
     """What the run wrote before it ended, when it wrote anything."""
-    report = getattr(args, "report", None)
+    report = getattr(args, "outcome", None)
     if report is None or not report.written:
         return ""
     return lead + report.summary()

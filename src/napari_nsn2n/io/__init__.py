@@ -1,4 +1,4 @@
-"""Reading and writing volumes: TIFF (ImageJ / OME), NIfTI, .npy and DICOM series folders.
+"""Reading and writing volumes: TIFF (ImageJ / OME), NIfTI, .npy, DICOM series folders, OME-Zarr.
 
 Formats are looked up in ``registry.FORMATS``. No Qt or napari here; each format's library is
 imported when a file of it is read or written.
@@ -35,6 +35,9 @@ __all__ = [
 def is_supported_path(path: str | os.PathLike) -> bool:
     """True for a readable suffix or a folder holding DICOM files."""
     p = Path(path)
+    fmt = format_for(p)
+    if fmt is not None and fmt.folder:
+        return p.is_dir()
     if p.is_dir():
         try:
             return any(f.is_file() and is_dicom_file(f) for f in p.iterdir())
@@ -50,7 +53,8 @@ def read_volume(
     series: int | str | None = None,
     allow_gaps: bool = False,
 ) -> Volume:
-    """Read a TIFF, NIfTI, .npy file or a DICOM series (a folder, or one .dcm file of it).
+    """Read a TIFF, NIfTI, .npy file, a DICOM series (a folder, or one .dcm file of it) or an
+    OME-Zarr folder (level 0, lazily).
 
     ``mmap`` memory-maps uncompressed TIFF, .nii and .npy data. ``series`` picks one of several
     series (a TIFF series index; a DICOM SeriesInstanceUID or SeriesNumber); ``allow_gaps``
@@ -65,7 +69,7 @@ def read_volume(
     if allow_gaps:
         asked["allow_gaps"] = True
     fmt = format_for(p)  # a folder with a format's suffix (OME-Zarr) is that format
-    if fmt is None and (p.is_dir() or is_dicom_file(p)):
+    if (fmt is None and is_dicom_file(p)) or (p.is_dir() and (fmt is None or not fmt.folder)):
         fmt = DICOM
     if fmt is not None and fmt.read is not None:
         refused = [k for k in asked if k not in fmt.reader_options]
@@ -105,7 +109,7 @@ def write_volume(
         data = data.data
     writer = format_for(p).write
     try:
-        with atomic_output(p, overwrite) as tmp:
+        with atomic_output(p, overwrite, folder=format_for(p).folder) as tmp:
             writer(tmp, data, like)
     except NSN2NError:
         raise

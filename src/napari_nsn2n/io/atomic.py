@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import FileFormatError, OutputError
-from .registry import write_suffixes
+from .registry import format_for, write_suffixes
 from .volume import PARTIAL_SUFFIX, partial_prefix, suffix_of
 
 _HELD_SIGNALS = tuple(
@@ -64,15 +64,22 @@ def check_output_path(
         raise FileFormatError(
             f"cannot write {p}: unsupported suffix (use one of {', '.join(write_suffixes())})"
         )
-    return check_writable(p, overwrite, hint, folder_later)
+    return check_writable(p, overwrite, hint, folder_later, is_folder=format_for(p).folder)
 
 
 def check_writable(
-    path: Path, overwrite: bool = False, hint: str = "overwrite=True", folder_later: bool = False
+    path: Path,
+    overwrite: bool = False,
+    hint: str = "overwrite=True",
+    folder_later: bool = False,
+    is_folder: bool = False,
 ) -> Path:
-    """The checks of ``check_output_path`` that do not depend on the format (models use them)."""
-    if path.is_dir():
+    """The checks of ``check_output_path`` that do not depend on the format (models use them);
+    ``is_folder``: the output is a folder (OME-Zarr), which may replace only a folder."""
+    if path.is_dir() and not is_folder:
         raise OutputError(f"cannot write {path}: it is a folder")
+    if path.exists() and is_folder and not path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a file, not a folder")
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists (use {hint} to replace it)")
     parent = path.parent

@@ -31,6 +31,7 @@ class Format:
     write: Writer | None = None
     in_napari_writer: bool = False  # offered by the napari writer contribution
     reader_options: tuple[str, ...] = ()
+    folder: bool = False  # a "file" of this format is a folder (OME-Zarr)
 
 
 def _tiff_read(path: Path, mmap: bool = False, **options) -> Volume:
@@ -75,6 +76,18 @@ def _dicom_read(path: Path, mmap: bool = False, **options) -> Volume:
     return read_dicom(path, **options)
 
 
+def _omezarr_read(path: Path, mmap: bool = False) -> Volume:
+    from .omezarr import read_omezarr
+
+    return read_omezarr(path, mmap=mmap)
+
+
+def _omezarr_write(path: Path, data: np.ndarray, like: Volume | None) -> None:
+    from .omezarr import write_omezarr
+
+    write_omezarr(path, data, like)
+
+
 FORMATS: tuple[Format, ...] = (
     Format(
         "tiff",
@@ -93,6 +106,15 @@ FORMATS: tuple[Format, ...] = (
         "DICOM series (a folder, or one file of it)",
         _dicom_read,
         reader_options=("series", "allow_gaps"),
+    ),
+    Format(
+        "ome-zarr",
+        (".ome.zarr", ".zarr"),
+        "OME-Zarr (NGFF 0.4 / 0.5; read lazily, written with a pyramid)",
+        _omezarr_read,
+        _omezarr_write,
+        True,
+        folder=True,
     ),
 )
 DICOM = FORMATS[3]
@@ -120,6 +142,17 @@ def output_suffix(source: str | os.PathLike) -> str:
     """The suffix an output derived from ``source`` gets: the source's own when it can be
     written, else TIFF (a DICOM folder or file, an unknown suffix)."""
     fmt = format_for(source)
-    if fmt is not None and fmt.write is not None and not Path(source).is_dir():
+    if fmt is not None and fmt.write is not None and (fmt.folder or not Path(source).is_dir()):
         return suffix_of(source)
     return FORMATS[0].suffixes[0]
+
+
+def output_name(source: str | os.PathLike, tag: str = "_denoised") -> str:
+    """The file name of a result derived from ``source``: ``<stem><tag><suffix>`` (a DICOM
+    folder keeps its whole name as the stem; an OME-Zarr folder loses its suffix)."""
+    path = Path(str(source).rstrip("/"))
+    own = suffix_of(path)
+    fmt = format_for(path)
+    named = bool(own) and (not path.is_dir() or (fmt is not None and fmt.folder))
+    stem = path.name[: -len(own)] if named else path.name
+    return f"{stem}{tag}{output_suffix(path)}"

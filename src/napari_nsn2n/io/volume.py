@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import FileFormatError
 
+_DOUBLE_SUFFIXES = (".nii.gz", ".ome.zarr")
 _DEFAULT_AXES = {1: "X", 2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}
 # Temporaries of io.atomic: ".NAME.XXXXXXXX.partial", the dots of NAME written "~" so that no
 # glob for outputs ("*.nii.gz", "*.nii*", "*.tif*") matches them, hidden files counted or not.
@@ -69,9 +70,10 @@ def default_axes(ndim: int) -> str:
 
 
 def suffix_of(path: str | os.PathLike) -> str:
-    """The lower-case suffix, with ".nii.gz" as one suffix."""
+    """The lower-case suffix, with ".nii.gz" and ".ome.zarr" as one suffix."""
     name = Path(path).name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else Path(name).suffix
+    double = next((s for s in _DOUBLE_SUFFIXES if name.endswith(s)), None)
+    return double or Path(name).suffix
 
 
 def read_error(path: str | os.PathLike, exc: BaseException | str) -> FileFormatError:

@@ -41,7 +41,8 @@ class RunRequest:
     ``out``: an array (input shape) that receives the result slice by slice, e.g. a memmap.
     ``in_memory``: load the input whole (True), read it slice by slice (False) or decide from
     its size (None). ``rician``: remove the Rician bias from the result (magnitude MRI) with
-    this sigma in input units, or estimated when True / "auto".
+    this sigma in input units, or estimated when True / "auto". ``infer``: False trains only
+    (``Finished.denoised`` is None; e.g. when the stack is denoised on a cluster afterwards).
     """
 
     data: Any
@@ -58,6 +59,7 @@ class RunRequest:
     out: np.ndarray | None = field(default=None, repr=False)
     in_memory: bool | None = None
     rician: Rician = False
+    infer: bool = True  # False: train only (the model is the result)
 
     def __post_init__(self) -> None:
         self.threshold = _lower(self.threshold)

@@ -97,12 +97,14 @@ def run(
             yield event
         if trainer.stopped_at is None:  # the stop rule restores its best weights itself
             trainer.guard.check_finished()
-        result = (
-            request.out
-            if request.out is not None
-            else prepared.allocate_output(request.cast_output)
-        )
-        total = len(prepared.slices)
+        result = None
+        if request.infer:
+            result = (
+                request.out
+                if request.out is not None
+                else prepared.allocate_output(request.cast_output)
+            )
+        total = len(prepared.slices) if request.infer else 0
         for first in range(0, total, INFERENCE_BLOCK):
             block = trainer.predict(
                 prepared.slices[first : first + INFERENCE_BLOCK], tta=request.tta
