@@ -53,7 +53,7 @@ SAVED = {
         ("lambda_ic", math.inf, "lambda_ic must be a finite number"),
         ("lambda_rc", math.inf, "lambda_rc must be"),
         ("lambda_rc", "sometimes", "lambda_rc must be a number or 'auto'"),
-        ("lr_schedule", "cosine", "lr_schedule must be 'step' or 'late'"),
+        ("lr_schedule", "cosine", "lr_schedule must be 'step', 'late' or 'plateau'"),
         ("use_mask", "yes", "use_mask must be True or False"),
         ("patch_size", 8, "patch_size must be >= 16"),
         ("depth", 7, "depth must be <= 6"),

@@ -104,6 +104,7 @@ def test_truncated_files_read_whole_or_are_refused(tmp_path, seeds, name, cut, m
     mode=st.sampled_from(["replace", "insert", "delete"]),
     mmap=st.booleans(),
 )
+@example(name="image.nii", edits=[(0.06551071629294027, 4)], mode="replace", mmap=False)
 def test_mutated_files_read_consistently_or_are_refused(tmp_path, seeds, name, edits, mode, mmap):
     raw = bytearray(seeds[name][0])
     for where, value in edits:

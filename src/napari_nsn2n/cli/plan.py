@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import NSN2NError, OutputError
 from ..io import Volume, check_output_path, check_outputs, read_volume
 from ..io.atomic import check_writable
-from ..io.registry import output_suffix
+from ..io.registry import format_for, output_suffix
 from ..io.volume import suffix_of
 from .options import UsageError
 
@@ -37,15 +37,23 @@ class Job:
 
 
 def stem_of(source: str) -> str:
-    """The name of an input without its format suffix (a DICOM folder: its name)."""
+    """The name of an input without its format suffix (a DICOM folder: its whole name; an
+    OME-Zarr folder loses its suffix)."""
     path = Path(source.rstrip("/\\"))
     own = suffix_of(path)
-    return path.name[: -len(own)] if own and not path.is_dir() else path.name
+    return path.name[: -len(own)] if own and not _plain_folder(path) else path.name
+
+
+def _plain_folder(path: Path) -> bool:
+    """A folder that is not itself a file of a folder format (OME-Zarr)."""
+    fmt = format_for(path)
+    return path.is_dir() and not (fmt is not None and fmt.folder)
 
 
 def is_folder_name(path: Path, typed: str) -> bool:
-    """``path`` means a folder: it is one, or it was typed with a trailing slash."""
-    return path.is_dir() or typed.endswith(("/", os.sep))
+    """``path`` means a folder of outputs: it is one (not an OME-Zarr), or it was typed with a
+    trailing slash."""
+    return _plain_folder(path) or typed.endswith(("/", os.sep))
 
 
 def plan_jobs(

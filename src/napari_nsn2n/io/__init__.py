@@ -95,7 +95,7 @@ def write_volume(
     hint: str = "overwrite=True",
 ) -> Path:
     """Write ``data`` in the format of ``path``'s suffix, atomically (``io.atomic``): readers of
-    ``path`` see the old file or the whole new one, and without ``overwrite`` an existing file
+    ``path`` see the file as it was or the whole new one, and without ``overwrite`` an existing file
     is never replaced, even one another process creates meanwhile.
 
     Spacing, affine, header and unit come from ``like`` (default: ``data`` if it is a Volume).

@@ -6,7 +6,7 @@ place in one step that never replaces a file it was not allowed to.
   signal the CLI catches (``cli.signals``). Only a SIGKILL or a power cut can leave one behind.
 - Without ``overwrite`` the final step is ``os.link`` (it fails when the name exists, also when
   another process created it a moment before: "do not overwrite" holds under concurrency); with
-  ``overwrite`` it is ``os.replace``. Either way a reader sees the old file or the whole new one.
+  ``overwrite`` it is ``os.replace``. Either way a reader sees the file as it was or the whole new one.
 - ``check_outputs`` finds every collision of a list of inputs and outputs (two results for one
   path, a result over an input, hard links included) before any work starts.
 """

@@ -34,8 +34,12 @@ def read_nifti(path: Path, mmap: bool = False) -> Volume:
         data = data[..., 0]
     if data.ndim not in _AXES:
         raise read_error(path, f"{data.ndim}D NIfTI images are not supported (2D to 4D)")
-    zooms = header.get_zooms()[: data.ndim]
-    unit = header.get_xyzt_units()[0]
+    try:  # a damaged header field (an unknown unit code) is a damaged file, in one line
+        zooms = header.get_zooms()[: data.ndim]
+        unit = header.get_xyzt_units()[0]
+        affine = np.asarray(img.affine, dtype=float)
+    except Exception as exc:
+        raise read_error(path, exc) from None
     metadata = {"nifti_header": header.copy(), "nifti_version": 2 if _is_nifti2(img) else 1}
     if unit and unit != "unknown":
         metadata["unit"] = unit
@@ -43,7 +47,7 @@ def read_nifti(path: Path, mmap: bool = False) -> Volume:
         data=data.T,
         axes=_AXES[data.ndim],
         spacing=tuple(float(z) for z in reversed(zooms)),
-        affine=np.asarray(img.affine, dtype=float),
+        affine=affine,
         metadata=metadata,
         source_format="nifti",
         path=path,

@@ -1,7 +1,7 @@
 """TIFF files via tifffile: ImageJ hyperstacks and OME-TIFF, with physical spacing.
 
 A truncated or corrupt file is refused, not read as the pages that survived: tifffile reports
-such damage in its log (an invalid page offset, a series that no longer fits its shape), and
+such damage in its log (an invalid page offset, a series that does not fit its shape any more), and
 those reports become a FileFormatError. Axis letters come from ImageJ / OME / tifffile
 metadata; a plain TIFF names none, and gets the same default as a .npy file
 (``Volume.axes_known`` False). A file with several series says so in ``Volume.notes``.
