@@ -1,10 +1,19 @@
-"""npe2 reader: TIFF, NIfTI (.nii, .nii.gz), .npy and DICOM series (a folder or one .dcm file).
+"""npe2 reader: stacks in NIfTI (.nii, .nii.gz) and DICOM series (a folder or one .dcm file);
+``read_paths`` (the dock widget's "Open…") also reads TIFF and .npy stacks.
 
 Each path gives one image layer whose ``scale`` is the file's voxel spacing (slice axis first);
 napari's ``affine`` stays the identity, so the voxel size is never counted twice. The file's own
 voxel->world affine (NIfTI RAS+ / DICOM LPS) is kept, with the header, in
 ``metadata["nsn2n_volume"]`` so that the writer (and a denoised layer derived from this one)
 writes it back unchanged. See :mod:`napari_nsn2n._napari.layers` for the full convention.
+
+Which files napari offers to this reader is decided by the manifest's filename patterns alone,
+before any reader looks at the file: a pattern that two plugins share makes napari ask the user
+to choose on every such file. napari's own reader opens every TIFF and .npy, so claiming those
+patterns would put a reader choice in front of every 2D photo; the manifest claims NIfTI, DICOM
+and folders, and ``get_reader`` also declines a file that is not a stack (2D, RGB) so a reader
+preference pointing here never swallows such files. TIFFs keep their spacing through the dock
+widget ("Open…", or "Use file spacing" on a TIFF another reader opened).
 """
 
 from __future__ import annotations
@@ -14,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..io import is_supported_path, read_volume
 from .layers import layer_tuple
 
@@ -22,11 +33,48 @@ LayerData = tuple[Any, dict[str, Any], str]
 
 
 def get_reader(path: PathLike | Sequence[PathLike]) -> Callable[..., list[LayerData]] | None:
-    """The reader function when every path is a supported file or a DICOM folder, else None."""
+    """The reader function when every path is a supported stack (or a DICOM folder), else None:
+    unsupported suffixes, and files whose header says they hold one 2D or RGB image."""
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths or not all(is_supported_path(p) for p in paths):
         return None
+    if len(paths) == 1 and not _may_be_stack(Path(paths[0])):
+        return None
     return read_paths
+
+
+def _may_be_stack(path: Path) -> bool:
+    """False when the file's header shows a single 2D image or an RGB(A) image; True when it
+    shows a stack or cannot tell cheaply (the reader then reports what it finds)."""
+    shape = _header_shape(path)
+    if shape is None:
+        return True
+    shape = tuple(s for s in shape if s > 1) or shape
+    rgb = len(shape) >= 3 and shape[-1] in (3, 4) and min(shape[-3:-1]) > 4
+    return len(shape) >= 3 and not rgb
+
+
+def _header_shape(path: Path) -> tuple[int, ...] | None:
+    """The array shape a file declares, read from its header only (None when unknown)."""
+    name = path.name.lower()
+    try:
+        if name.endswith((".tif", ".tiff")):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                if "S" in series.axes:  # samples per pixel: RGB(A)
+                    return (*series.shape[:-1], 3)
+                return tuple(series.shape)
+        if name.endswith(".npy"):
+            return tuple(np.load(path, mmap_mode="r").shape)
+        if name.endswith((".nii", ".nii.gz")):
+            import nibabel
+
+            return tuple(nibabel.load(str(path)).header.get_data_shape())
+    except Exception:  # an unreadable header: let the reader raise its one-line error
+        return None
+    return None
 
 
 def read_paths(path: PathLike | Sequence[PathLike]) -> list[LayerData]:

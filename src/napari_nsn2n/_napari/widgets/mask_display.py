@@ -1,6 +1,6 @@
 """Live W_i display: a labels volume in the input's shape, updated as the threshold moves.
 
-Label values (``api.MASK_*``): 0 = no pair (last slice of a volume), 1 = matched (W = 1, drawn
+Label values (``method.masks.MASK_*``): 0 = no pair (last slice of a volume), 1 = matched (W = 1, drawn
 faint blue and nearly transparent), 2 = unmatched (W = 0, opaque magenta: the structural
 differences between slice i and i+1, which the reconstruction and RC losses ignore).
 
@@ -25,7 +25,13 @@ import numpy as np
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from ...method.masks import MASK_MATCHED, MASK_NO_PAIR, MASK_UNMATCHED, PairDifferences
+from ...method.masks import (
+    MASK_MATCHED,
+    MASK_NO_PAIR,
+    MASK_UNMATCHED,
+    PairDifferences,
+    write_labels,
+)
 from ...stack import evenly_spaced
 
 MASK_COLORS = {
@@ -65,10 +71,7 @@ class MaskController(QObject):
         self.differences = differences
         self.labels = labels
         self.shown_pairs = shown_pairs
-        layout = differences.layout
-        self._slice_axis = layout.slice_axis
-        self._volume_axis = layout.volume_axis
-        self._n = layout.n_slices
+        self.layout = differences.layout
         n_pairs = len(differences.pair_starts)
         self._filled_at = np.full(n_pairs, np.nan)  # threshold each pair was last written for
         self._matched = np.zeros(n_pairs, dtype=np.int64)
@@ -87,29 +90,16 @@ class MaskController(QObject):
         self._idle.timeout.connect(self._fill_chunk)
         self.chunk_pairs = max(1, CHUNK_PIXELS // max(self._per_pair, 1))
 
-    # ---------------------------------------------------------------------------- geometry
-    def _target(self, k: int) -> np.ndarray:
-        """The (H, W) view of labels.data at pair k's first slice."""
-        start = int(self.differences.pair_starts[k])
-        volume, index = divmod(start, self._n)
-        key: list = [slice(None)] * self.labels.data.ndim
-        key[self._slice_axis] = index
-        if self._volume_axis is not None:
-            key[self._volume_axis] = volume
-        return self.labels.data[tuple(key)]
-
     def pair_at(self, index: int, volume: int = 0) -> int | None:
-        """Pair k starting at slice ``index`` of ``volume`` (None for the last slice)."""
-        if not 0 <= index < self._n - 1:
-            return None
-        return volume * (self._n - 1) + index
+        """Pair k starting at slice ``index`` of ``volume`` (None for a volume's last slice)."""
+        return self.layout.pair_number(index, volume)
 
-    # ------------------------------------------------------------------------------ writing
     def _write(self, k: int) -> None:
-        np.greater(self.differences.differences[k], np.float32(self.threshold), out=self._scratch)
-        target = self._target(k)
-        np.add(self._scratch, MASK_MATCHED, out=target, casting="unsafe")
-        self._matched[k] = self._per_pair - int(np.count_nonzero(self._scratch))
+        """Write pair k's W into the labels (``masks.write_labels``: the one ``diff <= th``)."""
+        target = self.labels.data[self.layout.pair_key(k)]
+        self._matched[k] = write_labels(
+            self.differences.differences[k], self.threshold, target, self._scratch
+        )
         self._filled_at[k] = self.threshold
 
     def set_threshold(self, threshold: float) -> None:
