@@ -46,16 +46,15 @@ def get_reader(path: PathLike | Sequence[PathLike]) -> Callable[..., list[LayerD
 def _may_be_stack(path: Path) -> bool:
     """False when the file's header shows a single 2D image or an RGB(A) image; True when it
     shows a stack or cannot tell cheaply (the reader then reports what it finds)."""
-    shape = _header_shape(path)
-    if shape is None:
+    found = _header_shape(path)
+    if found is None:
         return True
-    shape = tuple(s for s in shape if s > 1) or shape
-    rgb = len(shape) >= 3 and shape[-1] in (3, 4) and min(shape[-3:-1]) > 4
-    return len(shape) >= 3 and not rgb
+    shape, rgb = found
+    return sum(s > 1 for s in shape) >= 3 and not rgb
 
 
-def _header_shape(path: Path) -> tuple[int, ...] | None:
-    """The array shape a file declares, read from its header only (None when unknown)."""
+def _header_shape(path: Path) -> tuple[tuple[int, ...], bool] | None:
+    """(shape, is RGB) as a file's header declares them (None when unknown)."""
     name = path.name.lower()
     try:
         if name.endswith((".tif", ".tiff")):
@@ -63,15 +62,15 @@ def _header_shape(path: Path) -> tuple[int, ...] | None:
 
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
-                if "S" in series.axes:  # samples per pixel: RGB(A)
-                    return (*series.shape[:-1], 3)
-                return tuple(series.shape)
+                return tuple(series.shape), "S" in series.axes  # S: samples per pixel
         if name.endswith(".npy"):
-            return tuple(np.load(path, mmap_mode="r").shape)
+            shape = tuple(np.load(path, mmap_mode="r").shape)
+            return shape, len(shape) == 3 and shape[-1] in (3, 4) and min(shape[:2]) >= 16
         if name.endswith((".nii", ".nii.gz")):
             import nibabel
 
-            return tuple(nibabel.load(str(path)).header.get_data_shape())
+            header = nibabel.load(str(path)).header
+            return tuple(header.get_data_shape()), header.get_data_dtype().names is not None
     except Exception:  # an unreadable header: let the reader raise its one-line error
         return None
     return None

@@ -48,11 +48,14 @@ def unusable_reason(layer: Any) -> str:
 
 
 def scale_text(layer: Any) -> str:
-    """Voxel size per axis with its unit, e.g. ``2 × 0.5 × 0.5 mm`` or ``1 × 1 × 1 px``."""
+    """Voxel size per axis with its unit, e.g. ``2 × 0.5 × 0.5 mm`` or ``1 × 1 × 1 px`` (a scale
+    other than 1 in napari's default unit, pixels, says that no unit is set)."""
     units = [str(u) for u in getattr(layer, "units", ()) or ()]
     short = {"millimeter": "mm", "micrometer": "µm", "nanometer": "nm", "pixel": "px"}
     names = [short.get(u, u) for u in units]
     sizes = " × ".join(f"{s:g}" for s in layer.scale)
+    if set(names) == {"px"} and not np.allclose(layer.scale, 1.0):
+        return f"{sizes} (no unit set)"
     if names and len(set(names)) == 1:
         return f"{sizes} {names[0]}"
     if names:
