@@ -4,9 +4,9 @@ thread) and yields only the engine's plain events (numbers, CPU numpy arrays, a 
 Nothing here touches a layer or a widget; the panels' main-thread slots do that. Layer data is
 passed as it is: a memmap, zarr or dask layer is read slice by slice by the engine.
 
-Errors: napari's workers report an exception to napari's notification manager themselves (one
-notification); ``ignore_errors`` stops superqt from also re-raising it in the main thread, which
-would show it twice and abort a process that runs outside napari's exception hooks.
+Errors: ``ignore_errors`` stops superqt from re-raising a worker's exception in a main-thread
+slot (outside napari's exception hooks, e.g. in a script, PyQt aborts the process on that); the
+panels report it once through :func:`report_error` instead.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from napari.qt.threading import thread_worker
+from napari.utils.notifications import notification_manager, show_error
 
 from ..control import RunControl
+from ..errors import NSN2NError
 from ..events import Event, TrainStep
 from ..method.lowpass import LowpassSettings
 from ..models import ModelBundle
@@ -26,6 +28,15 @@ from ..pipeline import ApplyRequest, RunRequest, apply, lowpass_events, run
 from ..stack import PreparedStack
 
 STEP_INTERVAL_S = 0.1  # at most ~10 TrainStep events per second reach the GUI
+
+
+def report_error(exc: BaseException) -> None:
+    """One notification for a worker's exception: the one-line message of an NS-N2N error (a bad
+    input, settings), napari's error report with its traceback for anything else."""
+    if isinstance(exc, NSN2NError):
+        show_error(f"NS-N2N: {exc}")
+    else:
+        notification_manager.receive_error(type(exc), exc, exc.__traceback__)
 
 
 class PreviewIndex:

@@ -107,7 +107,7 @@ class DenoiseWidget(QWidget):
         if self._closed:
             return
         self.mask_panel.on_view_changed()
-        self.training_panel.update_preview_index()
+        self.training_panel.preview.follow_view()
 
     # ============================================================================ closing
     @property

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
+import napari
 import numpy as np
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QObject, QTimer, Signal
@@ -32,7 +34,8 @@ from ...method.masks import (
     PairDifferences,
     write_labels,
 )
-from ...stack import evenly_spaced
+from ...stack import SliceLayout, evenly_spaced
+from .common import MASK_ROLE, move_over, placement, remove_layer, role_of
 
 MASK_COLORS = {
     None: (0.0, 0.0, 0.0, 0.0),
@@ -40,6 +43,7 @@ MASK_COLORS = {
     MASK_MATCHED: (0.25, 0.55, 1.0, 0.12),
     MASK_UNMATCHED: (1.0, 0.1, 0.85, 1.0),
 }
+MASK_LAYER = "W mask"
 SAMPLE_SIZE = 1_000_000
 SAMPLE_PAIRS = 64
 LARGE_MASK_BYTES = 256 << 20  # labels volumes above this: temporary file, filled where shown
@@ -215,3 +219,38 @@ def difference_sample(differences: np.ndarray, size: int = SAMPLE_SIZE) -> np.nd
         flat = np.asarray(differences[k]).reshape(-1)
         parts.append(flat if flat.size <= per_pair else flat[rng.integers(0, flat.size, per_pair)])
     return np.sort(np.concatenate(parts))
+
+
+def mask_layer(viewer: napari.Viewer, source: Any, shape: tuple[int, ...]) -> Any:
+    """The plugin's ``W mask`` labels layer over ``source``, in ``shape``: one layer, reused and
+    moved as the input changes (found by its role, so a renamed one is found too)."""
+    existing = next((lay for lay in viewer.layers if role_of(lay) == MASK_ROLE), None)
+    if existing is not None and existing.data.shape == tuple(shape):
+        move_over(existing, source)
+        existing.visible = True
+        return existing
+    remove_layer(viewer, existing)
+    labels = viewer.add_labels(
+        empty_mask(tuple(shape)),
+        name=MASK_LAYER,
+        opacity=0.6,
+        colormap=mask_colormap(),
+        **placement(source, MASK_ROLE),
+    )
+    labels.editable = False
+    viewer.layers.selection.active = source
+    return labels
+
+
+def pairs_on_screen(viewer: napari.Viewer, source: Any, layout: SliceLayout) -> list[int] | None:
+    """The pair shown in the viewer (``[k]``, ``[]`` on a last slice), or None when the slice
+    axis itself is displayed (an orthogonal or 3D view)."""
+    dims = viewer.dims
+    displayed = [d - (dims.ndim - len(layout.shape)) for d in dims.displayed]
+    if layout.slice_axis in displayed or (
+        layout.volume_axis is not None and layout.volume_axis in displayed
+    ):
+        return None
+    index, volume = layout.locate(source.world_to_data(dims.point))
+    k = layout.pair_number(index, volume)
+    return [] if k is None else [k]

@@ -20,22 +20,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ...control import RunControl
 from ...errors import NSN2NError
-from ...events import StageProgress
 from ...method.lowpass import LowpassSettings
 from ...method.masks import PairDifferences
 from ...method.noise_model import STABILIZE_MODES
 from ..layers import SAMPLE_KEY
 from ..settings import Field
-from ..state import WidgetState, same_layer
-from ..workers import lowpass_worker
-from .common import MASK_ROLE, Activity, Panel, move_over, placement, remove_layer, role_of
-from .mask_display import MaskController, empty_mask, mask_colormap
+from ..state import WidgetState
+from .common import Panel
+from .lowpass_run import LowpassRun
+from .mask_display import MaskController, mask_layer, pairs_on_screen
 from .threshold_slider import ThresholdSlider
 from .training_settings import TrainSettingsPanel
 
-MASK_LAYER = "W mask"
 NO_LPF = "Compute the LPF to see W_i (training without a chosen th uses the suggestion)."
 FILTERING = "Low-pass filtering…"
 
@@ -56,17 +53,15 @@ class MaskPanel(Panel):
         self.cache: dict[tuple, PairDifferences] = {}
         self.mask: MaskController | None = None
         self._mask_key: tuple | None = None
-        self.worker = None
-        self._control: RunControl | None = None
-        self._key: tuple | None = None  # the cache key the running LPF computes
-        self._run_layer: Any = None
         self._thresholds: dict[Any, float] = {}  # per layer id: the th chosen for it
-        self._activity = Activity("NS-N2N: low-pass filtering")
+        self.lowpass = LowpassRun(viewer, self)
+        self.lowpass.progressed.connect(self._on_lowpass_progress)
+        self.lowpass.delivered.connect(self._on_lowpass_delivered)
+        self.lowpass.ended.connect(self._on_lowpass_ended)
         self._build()
         state.events.layer.connect(self._on_source_changed)
         state.events.axis.connect(self._on_source_changed)
         state.events.all.connect(self._update_buttons)
-        viewer.layers.events.removed.connect(self._on_layer_removed)
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
@@ -164,91 +159,48 @@ class MaskPanel(Panel):
         self.show_cached()
 
     # ------------------------------------------------------------------------------ the LPF
+    @property
+    def worker(self):
+        return self.lowpass.worker
+
     def start_lowpass(self) -> None:
         key = self.source_key()
-        if key is None or self.worker is not None:
+        if key is None or self.lowpass.worker is not None:
             return
         if key in self.cache:
             self.show_cached()
             return
-        self._key, self._run_layer = key, self.state.layer
-        self._control = RunControl()
-        worker = lowpass_worker(
-            self.state.layer.data, self.state.axis, self.state.lowpass, self._control
-        )
-        worker.yielded.connect(self._on_lowpass_event)
-        worker.errored.connect(self._on_lowpass_error)
-        worker.finished.connect(self._on_lowpass_finished)
-        self.worker = worker
+        state = self.state
+        self.lowpass.start(key, state.layer, state.axis, state.lowpass)
         self.lpf_progress.setValue(0)
         self.lpf_progress.show()
         self.fraction_label.setText(FILTERING)
-        self.state.lpf_running = True
-        worker.start()
+        state.lpf_running = True
 
     def cancel_lowpass(self) -> None:
-        if self.worker is not None and self._control is not None:
-            self._control.stop()
+        if self.lowpass.cancel():
             self.fraction_label.setText("LPF cancelled.")
 
-    def _on_lowpass_event(self, item) -> None:
-        if self.closed:
-            return
-        if isinstance(item, StageProgress):
-            self.lpf_progress.setMaximum(item.total)
-            self.lpf_progress.setValue(item.done)
-            self._activity.update(item.done, item.total)
-        elif isinstance(item, PairDifferences):  # plain numpy, kept in the main thread
-            self.cache[self._key] = item
-            self.show_cached()
+    def _on_lowpass_progress(self, done: int, total: int) -> None:
+        self.lpf_progress.setMaximum(total)
+        self.lpf_progress.setValue(done)
 
-    def _on_lowpass_error(self, exc: Exception) -> None:
-        """napari reports the error itself (once); the panel says what failed."""
-        if not self.closed:
-            self.fraction_label.setText(f"LPF failed: {exc}")
+    def _on_lowpass_delivered(self, key: tuple, differences: PairDifferences) -> None:
+        self.cache[key] = differences  # plain numpy, kept in the main thread
+        self.show_cached()
 
-    def _on_lowpass_finished(self) -> None:
-        self.worker, self._run_layer = None, None
-        self._activity.close()
+    def _on_lowpass_ended(self, message: str) -> None:
+        """The LPF ended: ``message`` says why when it delivered nothing."""
         if self.closed:
             return
         self.lpf_progress.hide()
-        if self.fraction_label.text() == FILTERING:
+        if message:
+            self.fraction_label.setText(message)
+        elif self.fraction_label.text() == FILTERING:
             self.fraction_label.setText("LPF cancelled.")
         self.state.lpf_running = False
 
-    def _on_layer_removed(self, event) -> None:
-        """The stack whose LPF runs was removed: stop it and say so."""
-        if self.worker is None or self._run_layer is None:
-            return
-        if not any(same_layer(layer, self._run_layer) for layer in self.viewer.layers):
-            self.cancel_lowpass()
-            self.fraction_label.setText(
-                f"LPF cancelled: '{self._run_layer.name}' was removed from the viewer."
-            )
-
     # ---------------------------------------------------------------------------- the mask
-    def _mask_layer(self, shape: tuple[int, ...]) -> Any:
-        """The plugin's ``W mask`` labels layer over the picked layer, in ``shape`` (one layer,
-        reused and moved as the input changes)."""
-        source = self.state.layer
-        existing = next((lay for lay in self.viewer.layers if role_of(lay) == MASK_ROLE), None)
-        if existing is not None and existing.data.shape == tuple(shape):
-            move_over(existing, source)
-            existing.visible = True
-            return existing
-        remove_layer(self.viewer, existing)
-        labels = self.viewer.add_labels(
-            empty_mask(tuple(shape)),
-            name=MASK_LAYER,
-            opacity=0.6,
-            colormap=mask_colormap(),
-            **placement(source, MASK_ROLE),
-        )
-        labels.editable = False
-        self.viewer.layers.selection.active = source
-        return labels
-
     def show_cached(self) -> None:
         """Show W_i of the picked source if its differences are cached, else hide the mask."""
         key = self.source_key()
@@ -256,7 +208,7 @@ class MaskPanel(Panel):
         self.state.differences = diffs
         if diffs is None:
             self._drop_mask()
-            if self.worker is None:
+            if self.lowpass.worker is None:
                 self.fraction_label.setText(NO_LPF if key is not None else "Choose a stack.")
             return
         suggestion = diffs.suggest_threshold(self._train_config())
@@ -271,7 +223,7 @@ class MaskPanel(Panel):
             return
         if self.mask is not None:
             self.mask.stop()
-        labels = self._mask_layer(diffs.layout.shape)
+        labels = mask_layer(self.viewer, self.state.layer, diffs.layout.shape)
         self.mask = MaskController(diffs, labels, self.shown_pairs, self)
         self.mask.fraction_changed.connect(self._on_fraction)
         self._mask_key = key
@@ -286,19 +238,9 @@ class MaskPanel(Panel):
 
     def shown_pairs(self) -> list[int] | None:
         """Pair indices on screen, or None when the slice axis is displayed."""
-        layer = self.state.layer
-        if self.mask is None or layer is None:
+        if self.mask is None or self.state.layer is None:
             return []
-        layout = self.mask.layout
-        dims = self.viewer.dims
-        displayed = [d - (dims.ndim - len(layout.shape)) for d in dims.displayed]
-        if layout.slice_axis in displayed or (
-            layout.volume_axis is not None and layout.volume_axis in displayed
-        ):
-            return None
-        index, volume = layout.locate(layer.world_to_data(dims.point))
-        k = layout.pair_number(index, volume)
-        return [] if k is None else [k]
+        return pairs_on_screen(self.viewer, self.state.layer, self.mask.layout)
 
     def on_view_changed(self) -> None:
         """The viewer's slice moved: bring the shown part of the mask up to date."""
@@ -363,7 +305,7 @@ class MaskPanel(Panel):
         if self.closed:
             return
         state = self.state
-        running, training = self.worker is not None, state.training
+        running, training = self.lowpass.worker is not None, state.training
         self.lpf_button.setEnabled(state.ready and not running and not training)
         self.lpf_button.setToolTip(
             state.problem or "Low-pass filter every slice and keep |LPF_i - LPF_i+1|"
@@ -377,9 +319,6 @@ class MaskPanel(Panel):
     def shutdown(self) -> None:
         """Stop the mask fill and any LPF run (it returns after the current slice)."""
         super().shutdown()
-        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
         if self.mask is not None:
             self.mask.stop()
-        if self._control is not None:
-            self._control.stop()
-        self._activity.close()
+        self.lowpass.shutdown()

@@ -1,11 +1,7 @@
 """The model panel: save / load the current model and apply it to a layer, with progress, cancel
 and the choice of intensity scaling.
 
-A model maps the [0, 1] scale of its training stack. A stack in the same units (another CT in
-HU) is best scaled like the training stack; a stack in other units (an MRI for a CT model) must
-be scaled by its own min / max, or every value lands outside what the network saw. "auto"
-decides from the robust intensity ranges of both stacks (the training stack's is kept in the
-model) and the panel says what it chose.
+How a stack is scaled for the model: ``scaling.choose_scaling``.
 """
 
 from __future__ import annotations
@@ -30,47 +26,13 @@ from ...control import RunControl
 from ...events import Finished, StageProgress
 from ...models import ModelBundle, load_model, save_model
 from ...pipeline import ApplyRequest
-from ...pipeline.run import intensity_range
-from ...stack import SliceLayout
 from ..state import WidgetState
-from ..workers import apply_worker
+from ..workers import apply_worker, report_error
 from .common import Activity, Panel, add_result_layer, wrapped_label
+from .scaling import SCALINGS, choose_scaling
 from .training_settings import TrainSettingsPanel
 
 MODEL_FILTER = "NS-N2N model (*.pt)"
-SCALINGS = ("auto", "training stack's", "this stack's")
-# ranges overlapping less than this (intersection over union) count as other units; a heuristic:
-# the same modality at another dose or contrast overlaps far more, another modality far less
-SAME_UNITS_OVERLAP = 0.5
-
-
-class LayerSlices:
-    """The slices of a layer's data along a slice axis, read one at a time (for
-    ``intensity_range``)."""
-
-    def __init__(self, data: Any, axis: int) -> None:
-        self.data, self.layout = data, SliceLayout(tuple(data.shape), axis)
-
-    def __len__(self) -> int:
-        return self.layout.n_slices * self.layout.n_volumes
-
-    def __getitem__(self, m: int) -> Any:
-        return self.data[self.layout.index_of(m)]
-
-
-def overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Intersection over union of two intervals (0 when disjoint)."""
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 1.0
-
-
-def training_range(bundle: ModelBundle) -> tuple[float, float]:
-    """The training stack's robust range (kept in the model), else its min / max."""
-    found = bundle.meta.get("intensity_range")
-    if found:
-        return float(found[0]), float(found[1])
-    return bundle.normalizer.low, bundle.normalizer.high
 
 
 class ModelPanel(Panel):
@@ -190,38 +152,16 @@ class ModelPanel(Panel):
             self.load_model(path)
 
     # ------------------------------------------------------------------------------ apply
-    def choose_renormalize(self, layer: Any, axis: int) -> tuple[bool, str]:
-        """Whether to scale ``layer`` by its own range, and a sentence saying why."""
-        bundle = self.state.model
-        trained = training_range(bundle)
-        found = intensity_range(LayerSlices(layer.data, axis))
-        here = trained if found is None else (found[0], found[1])
-        shared = overlap(trained, here)
-        ranges = f"{here[0]:.4g} to {here[1]:.4g} against {trained[0]:.4g} to {trained[1]:.4g}"
-        choice = self.scaling.currentText()
-        if choice == SCALINGS[1]:
-            if shared < SAME_UNITS_OVERLAP:
-                show_warning(
-                    f"NS-N2N: '{layer.name}' spans {ranges} of the training stack: scaled like "
-                    "the training stack, its values lie outside what the model saw"
-                )
-            return False, "scaled like the training stack"
-        if choice == SCALINGS[2]:
-            return True, "scaled by its own range"
-        if shared < SAME_UNITS_OVERLAP:
-            show_warning(
-                f"NS-N2N: '{layer.name}' spans {ranges} of the training stack (other units?): "
-                "scaled by its own range"
-            )
-            return True, f"scaled by its own range (auto: it spans {ranges} of the training stack)"
-        return False, "scaled like the training stack (auto: same intensity range)"
-
     def apply_model(self) -> None:
         state = self.state
         if state.model is None or not state.ready or self.worker is not None:
             return
         layer, axis = state.layer, state.axis
-        renormalize, why = self.choose_renormalize(layer, axis)
+        renormalize, why, warning = choose_scaling(
+            state.model, layer, axis, self.scaling.currentText()
+        )
+        if warning:
+            show_warning(f"NS-N2N: {warning}")
         self.last_renormalized = renormalize
         request = ApplyRequest(
             layer.data,
@@ -267,7 +207,8 @@ class ModelPanel(Panel):
             self._status(f"Model applied ({scaled}) → '{self.result_layer.name}'")
 
     def _on_error(self, exc: Exception) -> None:
-        """napari reports the error itself (once); the panel says what failed."""
+        """Reported once; the panel says what failed."""
+        report_error(exc)
         if not self.closed:
             self._status(f"Applying the model failed: {exc}")
 

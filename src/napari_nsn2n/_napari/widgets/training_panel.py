@@ -5,12 +5,9 @@ slice on screen denoised while the run goes on."""
 from __future__ import annotations
 
 import threading
-import time
-from collections import deque
 from typing import Any
 
 import napari
-import numpy as np
 from napari.utils.notifications import show_warning
 from qtpy.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -26,23 +23,15 @@ from ...events import (
     Validation,
 )
 from ...pipeline import RunRequest
-from ...stack import SliceLayout
 from ..state import WidgetState
-from ..workers import PreviewIndex, train_worker
-from .common import PREVIEW_ROLE, Activity, Panel, add_result_layer, placement, remove_layer
+from ..workers import report_error, train_worker
+from .common import Activity, Panel, add_result_layer
 from .common import wrapped_label as _label
 from .loss_plot import LossPlot
 from .mask_panel import MaskPanel
+from .preview import PreviewLayer
+from .run_status import RunStatus, format_time
 from .training_settings import TrainSettingsPanel
-
-PREVIEW_LAYER = "denoised (preview)"
-RATE_WINDOW = 20  # step events the ETA's rate is measured over
-
-
-def format_time(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class TrainingPanel(Panel):
@@ -62,16 +51,11 @@ class TrainingPanel(Panel):
         self.worker = None
         self.control: RunControl | None = None
         self.abort: threading.Event | None = None
-        self._preview_index = PreviewIndex(0)
+        self.preview = PreviewLayer(viewer)
         self._run_layer: Any = None
-        self._layout: SliceLayout | None = None
-        self._preview_layer: Any = None
-        self._rates: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
+        self.status = RunStatus()
         self._activity = Activity("NS-N2N: training")
         self.last_finished: Finished | None = None
-        self.last_step: TrainStep | None = None
-        self.last_validation: Validation | None = None
-        self.started: TrainingStarted | None = None
         self.recoveries: list[Recovered] = []
         self.n_previews = 0
         self.result_layer: Any = None
@@ -105,6 +89,18 @@ class TrainingPanel(Panel):
     def is_training(self) -> bool:
         return self.worker is not None
 
+    @property
+    def last_step(self) -> TrainStep | None:
+        return self.status.last_step
+
+    @property
+    def last_validation(self) -> Validation | None:
+        return self.status.last_validation
+
+    @property
+    def started(self) -> TrainingStarted | None:
+        return self.status.started
+
     # ------------------------------------------------------------------------- starting
     def start_training(self) -> None:
         state = self.state
@@ -116,15 +112,14 @@ class TrainingPanel(Panel):
             self.status_label.setText(f"Invalid training settings: {exc}")
             return
         layer, axis = state.layer, state.axis
-        self._run_layer, self._layout = layer, SliceLayout(tuple(layer.data.shape), axis)
+        self._run_layer = layer
         self.masks.on_view_changed()
-        self.update_preview_index()
+        self.preview.start(layer, axis)
         self.control, self.abort = RunControl(), threading.Event()
         self.loss_plot.clear()
-        self.last_step = self.last_finished = self.last_validation = self.started = None
+        self.last_finished = None
         self.n_previews, self.recoveries, self.result_layer = 0, [], None
-        self._rates.clear()
-        self._make_preview_layer(layer)
+        self.status.reset()
         request = RunRequest(
             layer.data,
             threshold="auto" if state.threshold is None else state.threshold,
@@ -132,7 +127,7 @@ class TrainingPanel(Panel):
             axis=axis,
             lowpass=state.lowpass,
             differences=state.differences,
-            preview_index=self._preview_index,
+            preview_index=self.preview.index,
             preview_every=self.settings.preview_every.value(),
             tta=self.settings.tta.isChecked(),
             rician=self.settings.rician.isChecked(),
@@ -147,22 +142,6 @@ class TrainingPanel(Panel):
         self.run_progress.show()
         state.training = True
         worker.start()
-
-    def _make_preview_layer(self, layer: Any) -> None:
-        remove_layer(self.viewer, self._preview_layer)
-        low = float(layer.contrast_limits[0])
-        self._preview_layer = self.viewer.add_image(
-            np.full(layer.data.shape, low, dtype=np.float32),
-            name=PREVIEW_LAYER,
-            colormap=layer.colormap.name,
-            contrast_limits=tuple(layer.contrast_limits),
-            **placement(layer, PREVIEW_ROLE),
-        )
-        self.viewer.layers.selection.active = layer
-
-    def _drop_preview_layer(self) -> None:
-        remove_layer(self.viewer, self._preview_layer)
-        self._preview_layer = None
 
     # -------------------------------------------------------------------------- control
     def pause_training(self) -> None:
@@ -179,7 +158,7 @@ class TrainingPanel(Panel):
             self.control.pause()
         else:
             self.control.resume()
-            self._rates.clear()  # the pause is not part of the step rate
+            self.status.resumed()
         self._show_status()
 
     def stop_training(self) -> None:
@@ -187,25 +166,13 @@ class TrainingPanel(Panel):
             self.control.stop()
             self.status_label.setText("Stopping: denoising with the model trained so far…")
 
-    def update_preview_index(self) -> None:
-        """Preview the slice on screen (of the run's layer while training)."""
-        layer = self._run_layer if self.is_training else self.state.layer
-        axis = self._layout.slice_axis if self.is_training else self.state.axis
-        if layer is None or axis is None:
-            return
-        layout = self._layout if self.is_training else SliceLayout(tuple(layer.data.shape), axis)
-        index, volume = layout.locate(layer.world_to_data(self.viewer.dims.point))
-        self._preview_index.index = layout.slice_number(index, volume)
-
     # ----------------------------------------------------------------------- run events
     def on_train_event(self, event) -> None:
         """Show one engine event of the run (the worker's ``yielded`` slot)."""
         if self.closed:
             return
         if isinstance(event, TrainStep):
-            self.last_step = event
-            if self.control is not None and not self.control.paused:
-                self._rates.append((time.monotonic(), event.step))
+            self.status.step(event, paused=self.control is not None and self.control.paused)
             self.loss_plot.append(
                 event.step,
                 {"loss": event.loss, "recon": event.recon, "rc": event.rc, "ic": event.ic},
@@ -213,15 +180,16 @@ class TrainingPanel(Panel):
             self._set_progress(event.step, event.total_steps, "training %v/%m steps")
             self._show_status()
         elif isinstance(event, Validation):
-            self.last_validation = event
+            self.status.last_validation = event
             self.loss_plot.add_validation(event.step, event.loss, event.best_step)
             self._show_status()
         elif isinstance(event, Preview):
-            self._show_preview(event)
+            if self.preview.show(event):
+                self.n_previews += 1
         elif isinstance(event, StageProgress):
             self._set_progress(event.done, event.total, f"{event.stage} %v/%m")
         elif isinstance(event, TrainingStarted):
-            self.started = event
+            self.status.started = event
             self.status_label.setText(
                 f"Training {event.epochs} epochs × {event.steps_per_epoch} steps on "
                 f"{event.n_pairs} pairs · {event.device}"
@@ -232,36 +200,10 @@ class TrainingPanel(Panel):
         elif isinstance(event, Finished):
             self._on_result(event)
 
-    def eta_s(self) -> float | None:
-        """Seconds left at the recent step rate (pauses excluded), None before it is known."""
-        step = self.last_step
-        if step is None:
-            return None
-        if len(self._rates) >= 2:
-            (t0, s0), (t1, s1) = self._rates[0], self._rates[-1]
-            if s1 > s0 and t1 > t0:
-                return (step.total_steps - step.step) * (t1 - t0) / (s1 - s0)
-        return step.eta_s
-
     def _show_status(self) -> None:
-        step, started = self.last_step, self.started
-        if step is None or not self.is_training:
-            return
-        epochs = started.epochs if started else "?"
-        paused = self.control is not None and self.control.paused
-        eta = self.eta_s()
-        parts = [
-            f"step {step.step}/{step.total_steps}",
-            f"epoch {step.epoch}/{epochs}",
-            f"loss {step.loss:.3g}",
-            "paused" if paused else f"ETA {format_time(eta) if eta is not None else '–'}",
-        ]
-        if self.last_validation is not None:
-            v = self.last_validation
-            parts.append(f"held-out {v.loss:.3g} (best at step {v.best_step})")
-        if started is not None:
-            parts.append(started.device)
-        self.status_label.setText(" · ".join(parts))
+        if self.is_training and self.last_step is not None:
+            paused = self.control is not None and self.control.paused
+            self.status_label.setText(self.status.text(paused))
 
     def _set_progress(self, done: int, total: int, fmt: str) -> None:
         self.run_progress.setMaximum(total)
@@ -270,20 +212,12 @@ class TrainingPanel(Panel):
         self._activity.description = f"NS-N2N: {fmt.split(' %')[0]}"
         self._activity.update(done, total)
 
-    def _show_preview(self, event: Preview) -> None:
-        layer = self._preview_layer
-        if layer is None or layer not in self.viewer.layers or self._layout is None:
-            return
-        layer.data[self._layout.index_of(event.index)] = event.image
-        layer.refresh()
-        self.n_previews += 1
-
     def _on_result(self, event: Finished) -> None:
         self.last_finished = event
         source = self._run_layer
         result = add_result_layer(self.viewer, source, event.denoised, f"{source.name} denoised")
         self.result_layer = result
-        self._drop_preview_layer()
+        self.preview.drop()
         self.masks.hide_mask()
         meta = event.model.meta
         how = "stopped early" if event.stopped_early else "done"
@@ -307,7 +241,8 @@ class TrainingPanel(Panel):
         return self.last_validation.best_step if self.last_validation else "?"
 
     def _on_error(self, exc: Exception) -> None:
-        """napari reports the error itself (once); the panel says what failed."""
+        """Reported once; the panel says what failed."""
+        report_error(exc)
         if not self.closed:
             self.status_label.setText(f"Training failed: {exc}")
 
@@ -318,7 +253,7 @@ class TrainingPanel(Panel):
         if self.closed:
             return
         if self.last_finished is None:
-            self._drop_preview_layer()
+            self.preview.drop()
         self.run_progress.hide()
         self.pause_button.blockSignals(True)
         self.pause_button.setChecked(False)
