@@ -30,7 +30,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_nsn2n._napari.widgets.mask_panel import MASK_LAYER
+    from napari_nsn2n._napari.widgets.mask_display import MASK_LAYER
 
     peak = [0.0]
 

@@ -12,8 +12,11 @@ from qtpy.QtCore import QThreadPool  # noqa: E402
 from qtpy.QtWidgets import QAbstractSlider  # noqa: E402
 
 from napari_nsn2n._napari.widgets.dock import DenoiseWidget  # noqa: E402
-from napari_nsn2n._napari.widgets.mask_display import MASK_MATCHED, MASK_UNMATCHED  # noqa: E402
-from napari_nsn2n._napari.widgets.mask_panel import MASK_LAYER  # noqa: E402
+from napari_nsn2n._napari.widgets.mask_display import (  # noqa: E402
+    MASK_LAYER,
+    MASK_MATCHED,
+    MASK_UNMATCHED,
+)
 from napari_nsn2n.pipeline import apply_model  # noqa: E402
 from widget_support import combo_items, isolated_preferences, open_widget, stack  # noqa: E402
 

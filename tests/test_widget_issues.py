@@ -323,9 +323,10 @@ def test_loss_plot_shows_every_term_relative_and_the_held_out_curve(make_napari_
     qtbot.waitUntil(lambda: not widget.state.training, timeout=400000)
     plot = training.loss_plot
     assert plot.n_validations >= 2 and plot.best_step is not None
-    for key in ("loss", "recon", "ic"):
+    for key in ("loss", "recon", "ic"):  # every term starts at 1 and can be seen to move
         x, y = plot.curve_data(key)
-        assert len(x) == plot.n_points and y[0] == pytest.approx(1.0, rel=0.3), key
+        assert len(x) >= plot.n_points - 2 and y[0] == pytest.approx(1.0), key
+        assert y.min() < 0.999 or y.max() > 1.001, key
     x, y = plot.curve_data("held-out")
     assert len(x) == plot.n_validations
     assert "held-out" in training.status_label.text() or "done" in training.status_label.text()

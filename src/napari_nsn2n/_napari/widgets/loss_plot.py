@@ -153,12 +153,15 @@ class LossPlot(QWidget):
             x = np.asarray(self._steps, dtype=float)
             y = np.asarray(self._values[key], dtype=float)
             keep = np.isfinite(y)
-            x, y = x[keep], smoothed(y[keep], self.smooth.value())
-        if y.size and not np.any(np.abs(y) > 0):  # a term that is off (weight 0) stays hidden
+            x, y = x[keep], y[keep]
+        nonzero = np.flatnonzero(np.abs(y) > 0)
+        if not nonzero.size:  # a term that is off (weight 0) stays hidden
             return np.empty(0), np.empty(0)
-        if y.size and self.scale_combo.currentText() == "relative":
-            first = y[np.flatnonzero(np.abs(y) > 0)[0]]
-            y = y / first
+        x, y = x[nonzero[0] :], y[nonzero[0] :]  # a term may start at exactly 0 (IC)
+        if key != HELD_OUT[0]:
+            y = smoothed(y, self.smooth.value())
+        if self.scale_combo.currentText() == "relative":
+            y = y / y[0]
         if self.log_box.isChecked():
             y = np.maximum(y, FLOOR)
         return x, y
