@@ -68,6 +68,7 @@ def screenshots(min_steps: int) -> None:
     print(f"CT sample {layer.data.shape} in {time.perf_counter() - t0:.1f} s")
     widget = _dock(viewer)
     settings = widget.settings_panel
+    settings.epochs.setValue(1)  # the run is min_steps long
     settings.min_steps.setValue(min_steps)
     settings.validation.setValue(5.0)
     settings.validate_every.setValue(25)

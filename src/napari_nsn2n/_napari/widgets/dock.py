@@ -19,7 +19,7 @@ import contextlib
 import time
 
 import napari
-from qtpy.QtCore import QEvent, QObject, Qt, QTimer
+from qtpy.QtCore import QEvent, QObject, QSize, QTimer
 from qtpy.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from ..settings import Preferences, changed_signal
@@ -32,6 +32,7 @@ from .training_panel import TrainingPanel
 from .training_settings import TrainSettingsPanel
 
 SAVE_DELAY_MS = 500  # settings are written this long after the last change
+DOCK_WIDTH = 440  # the width napari gives the dock at first: room for the canvas on a laptop
 
 
 class DenoiseWidget(QWidget):
@@ -60,15 +61,11 @@ class DenoiseWidget(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
         root.addWidget(scroll)
         self.scroll_area = scroll
-        self.setMinimumWidth(
-            content.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
-        )
 
         self.preferences = Preferences(self.settings_panel.fields() + self.mask_panel.fields())
         self.preferences.restore()
@@ -88,6 +85,9 @@ class DenoiseWidget(QWidget):
         connect_all(self._dims_links)
         self.input_panel.refresh()
         self.state.events.all.emit(None)  # every panel sets its buttons for the first pick
+
+    def sizeHint(self) -> QSize:
+        return QSize(DOCK_WIDTH, super().sizeHint().height())
 
     @property
     def panels(self) -> tuple[QWidget, ...]:

@@ -77,6 +77,10 @@ class InputPanel(Panel):
         form = QFormLayout(self)
         row = QHBoxLayout()
         self.layer_combo = QComboBox()
+        self.layer_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.layer_combo.setMinimumContentsLength(12)
         self.layer_combo.setToolTip("The noisy image stack to denoise")
         self.layer_combo.currentIndexChanged.connect(self._on_layer_picked)
         row.addWidget(self.layer_combo, 1)
@@ -88,6 +92,10 @@ class InputPanel(Panel):
         row.addWidget(self.open_button)
         form.addRow("Image layer", row)
         self.axis_combo = QComboBox()
+        self.axis_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.axis_combo.setMinimumContentsLength(12)
         self.axis_combo.setToolTip(
             "Axis along which neighbouring slices are paired (z for a 3D stack; 4D data must "
             "choose z or t: the other leading axis holds independent volumes)"

@@ -85,6 +85,8 @@ class MaskPanel(Panel):
         row.addWidget(QLabel("VST"))
         row.addWidget(self.stabilize)
         row.addStretch(1)
+        lay.addLayout(row)
+        row = QHBoxLayout()
         self.lpf_button = QPushButton("Compute LPF")
         self.lpf_button.setToolTip(
             "Low-pass filter every slice (non-local means + 3x3 median) and keep "
