@@ -318,11 +318,16 @@ def test_loss_plot_shows_every_term_relative_and_the_held_out_curve(make_napari_
     viewer.add_image(stack(), name="noisy")
     widget = open_widget(viewer)
     _fast(widget, epochs=2, validation=10.0, validate_every=8)
+    widget.training_panel.loss_plot.smooth.setValue(0.0)  # raw values
     training = widget.training_panel
     training.train_button.click()
     qtbot.waitUntil(lambda: not widget.state.training, timeout=400000)
     plot = training.loss_plot
     assert plot.n_validations >= 2 and plot.best_step is not None
+    for key in ("loss", "recon", "ic", "held-out"):  # default: each on its own range
+        _, y = plot.curve_data(key)
+        assert y.min() == pytest.approx(0.0) and y.max() == pytest.approx(1.0), key
+    plot.scale_combo.setCurrentText("relative")
     for key in ("loss", "recon", "ic"):  # every term starts at 1 and can be seen to move
         x, y = plot.curve_data(key)
         assert len(x) >= plot.n_points - 2 and y[0] == pytest.approx(1.0), key

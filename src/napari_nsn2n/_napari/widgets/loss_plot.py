@@ -1,10 +1,11 @@
 """The live loss plot (pyqtgraph): each loss term and the held-out loss against the step.
 
-The terms differ by orders of magnitude (L_IC starts near 1e-11 while the reconstruction loss is
-near 1e-3), so by default each curve is drawn relative to its own first value: every curve
-starts at 1 and its fall is visible whatever its size. "absolute" shows the raw values. The y
-axis is logarithmic or linear; "smooth" is an exponential moving average (the raw step losses
-of random patches are noisy). The held-out curve is the NS-N2N loss on pixels never trained on;
+The terms differ by orders of magnitude and move differently (L_IC starts near 1e-11 and grows
+while the reconstruction loss falls from near 1e-3), so by default each curve is scaled to its
+own range ("normalised": 0 = its lowest value so far, 1 = its highest): every term's course is
+visible at a glance whatever its size. "relative" divides each by its first value, "absolute"
+shows the raw values (best with the log axis). "smooth" is an exponential moving average (the
+raw step losses of random patches are noisy). The held-out curve is the NS-N2N loss on pixels never trained on;
 a dashed line marks its best step (the weights an early stop keeps).
 """
 
@@ -32,6 +33,7 @@ SERIES = (  # key, legend, colour, width
 HELD_OUT = ("held-out", "#ff5fd2")
 FLOOR = 1e-12  # a log axis cannot show 0
 PLOT_HEIGHT = 170
+SCALES = ("normalised", "relative", "absolute")
 
 
 def smoothed(values: np.ndarray, factor: float) -> np.ndarray:
@@ -52,13 +54,14 @@ class LossPlot(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         self.scale_combo = QComboBox()
-        self.scale_combo.addItems(["relative", "absolute"])
+        self.scale_combo.addItems(SCALES)
         self.scale_combo.setToolTip(
-            "relative: each curve divided by its first value, so terms of very different size "
-            "can all be seen to fall; absolute: the loss values themselves"
+            "normalised: each curve scaled to its own range (0 = lowest, 1 = highest so far), so "
+            "terms of very different size can all be followed; relative: each divided by its "
+            "first value; absolute: the loss values themselves"
         )
         self.log_box = QCheckBox("log")
-        self.log_box.setChecked(True)
+        self.log_box.setChecked(False)
         self.log_box.setToolTip("Logarithmic y axis")
         self.smooth = QDoubleSpinBox()
         self.smooth.setRange(0.0, 0.99)
@@ -77,7 +80,7 @@ class LossPlot(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
         self.plot.setMenuEnabled(False)
-        self.plot.getPlotItem().setLogMode(y=True)
+        self.plot.getPlotItem().setLogMode(y=False)
         legend = self.plot.addLegend(offset=(-4, 4), colCount=5, labelTextSize="7pt")
         legend.setBrush(pg.mkBrush(38, 41, 48, 200))
         self.curves = {
@@ -160,16 +163,20 @@ class LossPlot(QWidget):
         x, y = x[nonzero[0] :], y[nonzero[0] :]  # a term may start at exactly 0 (IC)
         if key != HELD_OUT[0]:
             y = smoothed(y, self.smooth.value())
-        if self.scale_combo.currentText() == "relative":
+        mode = self.scale_combo.currentText()
+        if mode == "relative":
             y = y / y[0]
+        elif mode == "normalised":
+            span = float(y.max() - y.min())
+            y = (y - y.min()) / span if span > 0 else np.full_like(y, 0.5)
         if self.log_box.isChecked():
             y = np.maximum(y, FLOOR)
         return x, y
 
     def redraw(self, *args) -> None:
         self.plot.getPlotItem().setLogMode(y=self.log_box.isChecked())
-        relative = self.scale_combo.currentText() == "relative"
-        self.plot.setLabel("left", "loss / first" if relative else "loss")
+        labels = {"normalised": "loss (own range)", "relative": "loss / first", "absolute": "loss"}
+        self.plot.setLabel("left", labels[self.scale_combo.currentText()])
         for key, curve in self.curves.items():
             curve.setData(*self.curve_data(key))
         self.held_out_curve.setData(*self.curve_data(HELD_OUT[0]))
