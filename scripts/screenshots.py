@@ -116,9 +116,8 @@ def _grey(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def modalities(min_steps: int, slices: int) -> None:
-    """noisy | denoised | W mask of the middle slice of each sample, one row per modality."""
-    from PIL import Image, ImageDraw, ImageFont
-
+    """noisy | denoised | W mask of the centre of the middle slice of each sample (one row per
+    modality, on the clean slice's 1-99 % window), after a run of ``min_steps`` steps each."""
     from napari_nsn2n.config import TrainConfig
     from napari_nsn2n.method.masks import matched
     from napari_nsn2n.pipeline import compute_differences, denoise
@@ -131,7 +130,7 @@ def modalities(min_steps: int, slices: int) -> None:
         shape = (min(slices, SAMPLE_SHAPES[key][0]), *SAMPLE_SHAPES[key][1:])
         sample = make(shape)
         differences = compute_differences(sample.noisy, axis=0)
-        config = TrainConfig.preset("fast", min_steps=min_steps, device="cpu")
+        config = TrainConfig.preset("fast", epochs=1, min_steps=min_steps, device="cpu")
         denoised, model = denoise(
             sample.noisy, config=config, differences=differences, axis=0, return_model=True
         )
@@ -141,9 +140,21 @@ def modalities(min_steps: int, slices: int) -> None:
         unmatched = ~matched(differences.differences[index], model.threshold)
         overlay = noisy.copy()
         overlay[unmatched] = 0.35 * overlay[unmatched] + 0.65 * np.array([1.0, 0.1, 0.85])
-        images = [noisy, _grey(denoised[index], clean), overlay]
+        h, w = clean.shape
+        crop = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))  # the centre, magnified
+        images = [image[crop] for image in (noisy, _grey(denoised[index], clean), overlay)]
         rows.append((titles[key], images, model.threshold))
-        print(f"{key}: {shape}, th {model.threshold:.4f}, {time.perf_counter() - t0:.0f} s")
+        print(
+            f"{key}: {shape}, th {model.threshold:.4f}, {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+        _save_modalities(rows)
+
+
+def _save_modalities(rows: list) -> None:
+    """The rows (title, [noisy, denoised, mask] RGB images, th) as docs/images/modalities.png."""
+    from PIL import Image, ImageDraw, ImageFont
+
     size, gap, head = 256, 6, 22
     names = ("noisy", "NS-N2N denoised", "W mask (magenta: W = 0)")
     canvas = Image.new(
@@ -164,7 +175,7 @@ def modalities(min_steps: int, slices: int) -> None:
             canvas.paste(tile, (150 + gap + c * (size + gap), top))
     OUT.mkdir(parents=True, exist_ok=True)
     canvas.save(OUT / "modalities.png")
-    print("wrote modalities.png")
+    print(f"wrote modalities.png ({len(rows)} rows)", flush=True)
 
 
 def latency(shape: tuple[int, int, int] = (100, 512, 512), repeats: int = 30) -> None:

@@ -239,9 +239,13 @@ def test_pause_resume_and_stop(make_napari_viewer, qtbot):
     )
     training.pause_button.click()
     assert training.pause_button.text() == "Resume"
-    qtbot.wait(3000)  # let the step in progress (and any held-back one) arrive
-    frozen = training.last_step.step
-    qtbot.wait(1000)
+    frozen = -1
+    for _ in range(10):  # let the step in progress (and any held-back one) arrive
+        if training.last_step.step == frozen:
+            break
+        frozen = training.last_step.step
+        qtbot.wait(2500)
+    qtbot.wait(1500)
     assert training.last_step.step == frozen
     assert "paused" in training.status_label.text()  # not overwritten by a late step
     training.pause_button.click()
