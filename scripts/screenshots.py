@@ -135,14 +135,14 @@ def modalities(min_steps: int, slices: int) -> None:
             sample.noisy, config=config, differences=differences, axis=0, return_model=True
         )
         index = shape[0] // 2
-        clean = np.asarray(sample.clean[index], dtype=np.float32)
-        noisy = _grey(sample.noisy[index], clean)
-        unmatched = ~matched(differences.differences[index], model.threshold)
+        h, w = sample.clean.shape[1:]
+        crop = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))  # the centre, magnified
+        clean = np.asarray(sample.clean[index], dtype=np.float32)[crop]
+        noisy = _grey(np.asarray(sample.noisy[index])[crop], clean)
+        unmatched = ~matched(differences.differences[index][crop], model.threshold)
         overlay = noisy.copy()
         overlay[unmatched] = 0.35 * overlay[unmatched] + 0.65 * np.array([1.0, 0.1, 0.85])
-        h, w = clean.shape
-        crop = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))  # the centre, magnified
-        images = [image[crop] for image in (noisy, _grey(denoised[index], clean), overlay)]
+        images = [noisy, _grey(np.asarray(denoised[index])[crop], clean), overlay]
         rows.append((titles[key], images, model.threshold))
         print(
             f"{key}: {shape}, th {model.threshold:.4f}, {time.perf_counter() - t0:.0f} s",

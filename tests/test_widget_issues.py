@@ -153,9 +153,9 @@ def test_every_added_layer_has_the_source_units(make_napari_viewer, qtbot):
     added = [viewer.layers["W mask"], preview]
     qtbot.waitUntil(lambda: not widget.state.training, timeout=120000)
     added.append(viewer.layers["ct denoised"])
-    for new in added:
-        assert tuple(str(u) for u in new.units) == MM, new.name
-        assert tuple(new.scale) == tuple(layer.scale), new.name
+    for plugin_layer in added:
+        assert tuple(str(u) for u in plugin_layer.units) == MM, plugin_layer.name
+        assert tuple(plugin_layer.scale) == tuple(layer.scale), plugin_layer.name
     assert viewer.layers.extent.units is not None  # napari renders with units (no mixing)
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the dock-widget tests: napari's plugin preferences kept in a temporary folder,
+"""What the dock-widget tests share: napari's plugin preferences kept in a temporary folder,
 the widget opened the way a user opens it, and small stacks."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each panel reads the fields it needs and writes the ones it owns; every change e
 calling each other. Only the main thread writes the state (workers report through signals).
 
 Layers are compared by napari's ``unique_id``: a widget opened from the Plugins menu is handed
-proxy objects, a different one at each access, so ``is`` would see a new layer every time.
+proxy objects, a different one at each access, so ``is`` would see a different layer every time.
 """
 
 from __future__ import annotations

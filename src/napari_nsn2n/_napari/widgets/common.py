@@ -51,7 +51,7 @@ def move_over(layer: Any, source: Any) -> None:
 
 def add_result_layer(viewer: napari.Viewer, source: Any, data: np.ndarray, name: str) -> Any:
     """Add ``data`` computed from ``source`` as an image layer with the source's geometry, units,
-    metadata (``layers.derived_layer_kwargs``), colormap and contrast; returns the new layer
+    metadata (``layers.derived_layer_kwargs``), colormap and contrast; returns the added layer
     (whose name napari may have made unique)."""
     result = viewer.add_image(
         data,

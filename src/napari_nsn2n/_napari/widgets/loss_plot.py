@@ -46,7 +46,7 @@ def smoothed(values: np.ndarray, factor: float) -> np.ndarray:
 
 class LossPlot(QWidget):
     """``append(step, {"loss", "recon", "rc", "ic"})`` per step, ``add_validation(step, loss,
-    best_step)`` per held-out measurement, ``clear()`` for a new run."""
+    best_step)`` per held-out measurement, ``clear()`` before another run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
