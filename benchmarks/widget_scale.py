@@ -30,7 +30,7 @@ def main(argv=None) -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_nsn2n._napari.widgets.dock import MASK_LAYER, DenoiseWidget
+    from napari_nsn2n._napari.widgets.mask_display import MASK_LAYER
 
     peak = [0.0]
 
@@ -55,9 +55,9 @@ def main(argv=None) -> None:
         viewer = napari.Viewer()
         base = anonymous_rss_mib()
         layer = viewer.add_image(source, name="big")
-        widget = DenoiseWidget(viewer)
-        viewer.window.add_dock_widget(widget, name="NS-N2N", area="right")
-        widget.select_layer(layer)
+        _, widget = viewer.window.add_plugin_dock_widget("napari-nsn2n", "NS-N2N denoising")
+        widget.input_panel.select_layer(layer)
+        masks = widget.mask_panel
         pump(1.0)
         print(
             f"viewer + layer + widget: anonymous RSS {anonymous_rss_mib():.0f} MiB "
@@ -65,25 +65,25 @@ def main(argv=None) -> None:
             flush=True,
         )
         start = time.perf_counter()
-        widget.start_lowpass()
+        masks.lpf_button.click()
         last = 0.0
-        while widget.differences is None or widget._mask is None:
+        while widget.state.differences is None or masks.mask is None:
             pump(0.5)
             if time.perf_counter() - last > 60:
                 last = time.perf_counter()
                 print(
-                    f"  LPF {widget.lpf_progress.value()}/{widget.lpf_progress.maximum()} "
+                    f"  LPF {masks.lpf_progress.value()}/{masks.lpf_progress.maximum()} "
                     f"at {last - start:.0f} s, peak anon {peak[0]:.0f} MiB",
                     flush=True,
                 )
         lpf_s = time.perf_counter() - start
-        diffs = widget.differences
+        diffs = widget.state.differences
         labels = viewer.layers[MASK_LAYER]
         pump(0.5)
         times = []
         for th in (0.005, 0.01, 0.02, 0.04, 0.08, 0.03):
             t = time.perf_counter()
-            widget.threshold_slider.setValue(th)
+            masks.threshold_slider.setValue(th)
             QApplication.processEvents()
             times.append(1000 * (time.perf_counter() - t))
             pump(0.2)
@@ -97,7 +97,7 @@ def main(argv=None) -> None:
             f"({diffs.differences.nbytes / 2**30:.2f} GiB); W mask layer on "
             f"{type(labels.data).__name__}, {written} of {labels.data.shape[0]} slices written; "
             f"threshold -> shown mask {np.median(times):.1f} ms median (max {max(times):.1f}); "
-            f"fraction label: {widget.fraction_label.text()!r}; "
+            f"fraction label: {masks.fraction_label.text()!r}; "
             f"peak anonymous RSS {peak[0]:.0f} MiB",
             flush=True,
         )

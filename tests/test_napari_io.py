@@ -1,4 +1,5 @@
-"""The npe2 contributions through a real napari viewer (Xvfb): reader, writer, sample data."""
+"""The npe2 contributions through a real napari viewer (Xvfb): reader, writer, sample data, the
+Layers > Filter menu entry and the preferences."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ import tifffile
 from dicom_series import write_ct_series
 from napari_nsn2n.errors import FileFormatError
 from napari_nsn2n.io import Volume, read_volume, write_volume
+from widget_support import isolated_preferences, open_widget
 
 PLUGIN = "napari-nsn2n"
 SPACING = (2.5, 0.3, 0.125)
 
 pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(autouse=True)
+def preferences(tmp_path, monkeypatch):
+    yield from isolated_preferences(tmp_path, monkeypatch)
+
+
+def _open_stack(viewer, path):
+    """Open ``path`` the way the dock widget's "Open…" does (this plugin's reader)."""
+    return open_widget(viewer).input_panel.open_stack(path)
 
 
 # --- manifest -------------------------------------------------------------------------------------
@@ -33,6 +45,38 @@ def test_manifest_validates_and_contributions_import():
     assert [w.display_name for w in contrib.widgets] == ["NS-N2N denoising"]
     for item in (*contrib.readers, *contrib.writers, *contrib.sample_data, *contrib.widgets):
         assert item.command in commands
+    # no pattern that napari's own reader also claims for every TIFF / .npy (reader.py)
+    patterns = contrib.readers[0].filename_patterns
+    assert not {"*.tif", "*.tiff", "*.npy"} & set(patterns)
+    assert [m.command for m in contrib.menus["napari/layers/filter"]] == [
+        f"{PLUGIN}.denoise_widget"
+    ]
+    assert set(contrib.configurations) == {"training", "running", "masks"}
+
+
+def test_the_widget_is_in_the_layers_filter_menu(make_napari_viewer):
+    from napari._app_model import get_app_model
+
+    make_napari_viewer()
+    items = get_app_model().menus.get_menu("napari/layers/filter")
+    assert f"{PLUGIN}.denoise_widget" in [
+        getattr(i, "command", None) and i.command.id for i in items
+    ]
+
+
+def test_the_settings_are_in_napari_preferences(make_napari_viewer, preferences):
+    from napari.settings import get_plugin_settings
+
+    viewer = make_napari_viewer()
+    widget = open_widget(viewer)
+    stored = get_plugin_settings(PLUGIN)
+    assert stored.training.epochs == -1  # untouched: the preset's, whatever the machine
+    widget.settings_panel.epochs.setValue(widget.settings_panel.defaults.epochs + 5)
+    widget.save_settings()
+    assert stored.training.epochs == widget.settings_panel.defaults.epochs + 5
+    assert (preferences / f"{PLUGIN}.yaml").is_file()
+    stored.running.preview_every = 7  # as in napari's Preferences dialog
+    assert widget.settings_panel.preview_every.value() == 7
 
 
 def test_plugin_manager_knows_the_plugin():
@@ -60,6 +104,50 @@ def test_get_reader_rejects_unsupported_paths(tmp_path):
     assert callable(get_reader(str(tmp_path / "a.tif")))
 
 
+def test_get_reader_declines_2d_and_rgb_files(tmp_path):
+    from napari_nsn2n._napari.reader import get_reader
+
+    tifffile.imwrite(tmp_path / "photo.tif", np.zeros((40, 50), np.uint8))
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((40, 50, 3), np.uint8), photometric="rgb")
+    tifffile.imwrite(
+        tmp_path / "stack.tif", np.zeros((5, 40, 50), np.uint8), photometric="minisblack"
+    )
+    np.save(tmp_path / "plane.npy", np.zeros((40, 50), np.float32))
+    nib.save(nib.Nifti1Image(np.zeros((40, 50), np.int16), np.eye(4)), str(tmp_path / "s.nii"))
+    for name in ("photo.tif", "rgb.tif", "plane.npy", "s.nii"):
+        assert get_reader(str(tmp_path / name)) is None, name
+    assert callable(get_reader(str(tmp_path / "stack.tif")))
+
+
+@pytest.mark.parametrize("image", ["photo", "rgb"])
+def test_file_open_of_a_plain_tiff_asks_no_reader_choice(make_napari_viewer, tmp_path, image):
+    """File > Open (plugin=None) of a 2D or RGB TIFF goes to napari's reader with no prompt."""
+    shape = (40, 50) if image == "photo" else (40, 50, 3)
+    path = tmp_path / f"{image}.tif"
+    tifffile.imwrite(path, np.zeros(shape, np.uint8))
+    viewer = make_napari_viewer()
+    from napari.plugins import _npe2
+
+    assert PLUGIN not in _npe2.get_readers(str(path))  # not among the choices offered
+    (layer,) = viewer.open(str(path), plugin=None)  # raises MultipleReaderError if ambiguous
+    assert layer.data.shape[:2] == (40, 50)
+
+
+def test_imagej_tiff_opened_by_napari_gets_its_spacing_in_the_widget(make_napari_viewer, tmp_path):
+    data = np.arange(6 * 20 * 16, dtype=np.uint16).reshape(6, 20, 16)
+    path = write_volume(tmp_path / "stack.tif", Volume(data, "ZYX", SPACING, {"unit": "µm"}))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path))  # napari's own reader: no spacing
+    np.testing.assert_allclose(layer.scale, 1.0)
+    widget = open_widget(viewer)
+    source = widget.input_panel
+    assert source.spacing_button.isVisibleTo(widget)
+    source.spacing_button.click()
+    np.testing.assert_allclose(layer.scale, SPACING, rtol=1e-6)
+    assert source.scale_label.text().startswith("2.5 × 0.3 × 0.125")
+    assert not source.spacing_button.isVisibleTo(widget)
+
+
 def test_reader_raises_file_format_error_for_a_corrupt_file(tmp_path):
     from napari_nsn2n._napari.reader import get_reader
 
@@ -73,7 +161,7 @@ def test_open_tiff_gives_data_and_scale(make_napari_viewer, tmp_path):
     data = np.random.default_rng(0).integers(0, 4000, (6, 20, 16), dtype=np.uint16)
     path = write_volume(tmp_path / "stack.tif", Volume(data, "ZYX", SPACING, {"unit": "µm"}))
     viewer = make_napari_viewer()
-    layers = viewer.open(str(path), plugin=PLUGIN)
+    layers = _open_stack(viewer, path)
     assert len(layers) == 1
     layer = layers[0]
     assert layer.name == "stack"
@@ -155,7 +243,7 @@ def test_tiff_layer_round_trip_keeps_data_dtype_and_scale(make_napari_viewer, tm
     assert vol.data.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(vol.data, data)
     np.testing.assert_allclose(vol.spacing, SPACING, rtol=1e-6)
-    (again,) = viewer.open(str(out), plugin=PLUGIN)
+    (again,) = _open_stack(viewer, out)
     np.testing.assert_allclose(again.scale, SPACING, rtol=1e-6)
     np.testing.assert_array_equal(again.data, data)
 
@@ -202,7 +290,7 @@ def test_changed_layer_scale_wins_over_the_stored_spacing(make_napari_viewer, tm
     data = np.arange(4 * 8 * 9, dtype=np.float32).reshape(4, 8, 9)
     path = write_volume(tmp_path / "a.tif", Volume(data, "ZYX", SPACING))
     viewer = make_napari_viewer()
-    (layer,) = viewer.open(str(path), plugin=PLUGIN)
+    (layer,) = _open_stack(viewer, path)
     layer.scale = (4.0, 0.5, 0.5)
     out = tmp_path / "b.nii.gz"
     layer.save(str(out), plugin=PLUGIN)

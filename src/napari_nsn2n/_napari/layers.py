@@ -47,7 +47,22 @@ VOLUME_KEY = "nsn2n_volume"
 CLEAN_KEY = "nsn2n_clean"
 SAMPLE_KEY = "nsn2n_sample"
 _AXIS_NAMES = {"T": "t", "Z": "z", "C": "c", "Y": "y", "X": "x"}
-_UNITS = {"mm": "millimeter", "µm": "micrometer", "micron": "micrometer", "um": "micrometer"}
+_UNITS = {
+    "mm": "millimeter",
+    "µm": "micrometer",
+    "micron": "micrometer",
+    "microns": "micrometer",
+    "um": "micrometer",
+    "\\u00B5m": "micrometer",  # how ImageJ escapes µ in its description
+    "\\u00b5m": "micrometer",
+    "nm": "nanometer",
+}
+
+
+def volume_unit(volume: Volume) -> str | None:
+    """The napari unit of a volume's spacing: its ``unit``, else the ImageJ header's."""
+    raw = volume.metadata.get("unit") or (volume.metadata.get("imagej") or {}).get("unit")
+    return _UNITS.get(str(raw or ""))
 
 
 def volume_metadata(volume: Volume) -> dict[str, Any]:
@@ -103,7 +118,7 @@ def layer_tuple(
         kwargs["scale"] = tuple(float(s) for s in volume.spacing)
     if len(volume.axes) == np.ndim(data) and volume.axes[-1] != "C":
         kwargs["axis_labels"] = tuple(_AXIS_NAMES.get(a, a.lower()) for a in volume.axes)
-    unit = _UNITS.get(str(volume.metadata.get("unit", "")))
+    unit = volume_unit(volume)
     if unit and volume.spacing is not None and len(volume.axes) == np.ndim(data):
         kwargs["units"] = tuple(unit if a in "ZYX" else "pixel" for a in volume.axes)
     limits = contrast_limits_for(data, volume)

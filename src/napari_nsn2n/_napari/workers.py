@@ -1,30 +1,42 @@
 """The napari ``thread_worker`` glue: each worker runs one engine generator itself (no nested
 thread) and yields only the engine's plain events (numbers, CPU numpy arrays, a CPU ModelBundle).
 
-Nothing here touches a layer or a widget; the dock widget's main-thread slots do that. Layer data
-is passed as it is: a memmap, zarr or dask layer is read slice by slice by the engine, never whole
-unless it fits in memory.
+Nothing here touches a layer or a widget; the panels' main-thread slots do that. Layer data is
+passed as it is: a memmap, zarr or dask layer is read slice by slice by the engine.
+
+Errors: ``ignore_errors`` stops superqt from re-raising a worker's exception in a main-thread
+slot (outside napari's exception hooks, e.g. in a script, PyQt aborts the process on that); the
+panels report it once through :func:`report_error` instead.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from napari.qt.threading import thread_worker
+from napari.utils.notifications import notification_manager, show_error
 
-from ..config import TrainConfig
 from ..control import RunControl
-from ..events import TrainStep
+from ..errors import NSN2NError
+from ..events import Event, TrainStep
 from ..method.lowpass import LowpassSettings
-from ..method.masks import PairDifferences
 from ..models import ModelBundle
-from ..pipeline import apply_model, lowpass_events, run
+from ..pipeline import ApplyRequest, RunRequest, apply, lowpass_events, run
 from ..stack import PreparedStack
 
 STEP_INTERVAL_S = 0.1  # at most ~10 TrainStep events per second reach the GUI
+
+
+def report_error(exc: BaseException) -> None:
+    """One notification for a worker's exception: the one-line message of an NS-N2N error (a bad
+    input, settings), napari's error report with its traceback for anything else."""
+    if isinstance(exc, NSN2NError):
+        show_error(f"NS-N2N: {exc}")
+    else:
+        notification_manager.receive_error(type(exc), exc, exc.__traceback__)
 
 
 class PreviewIndex:
@@ -38,14 +50,16 @@ class PreviewIndex:
         return self.index
 
 
-@thread_worker
+@thread_worker(ignore_errors=True)
 def lowpass_worker(data: np.ndarray, axis: int, settings: LowpassSettings, control: RunControl):
     """Yield StageProgress per slice, then the PairDifferences (cancel with ``control.stop()``)."""
     prepared = PreparedStack.from_array(data, axis)
     yield from lowpass_events(prepared, settings, control=control)
 
 
-def throttle_steps(events, interval_s: float = STEP_INTERVAL_S, clock: Callable = time.monotonic):
+def throttle_steps(
+    events: Iterator[Event], interval_s: float = STEP_INTERVAL_S, clock: Callable = time.monotonic
+) -> Iterator[Event]:
     """Pass every event through except TrainStep, which is forwarded at most every
     ``interval_s``; the latest held-back step is flushed before any other event so the GUI
     always sees the last step of an epoch and of the run."""
@@ -68,39 +82,14 @@ def throttle_steps(events, interval_s: float = STEP_INTERVAL_S, clock: Callable 
         yield held
 
 
-@thread_worker
-def train_worker(
-    data: np.ndarray,
-    threshold: float,
-    config: TrainConfig,
-    axis: int,
-    differences: PairDifferences | None,
-    lowpass: LowpassSettings,
-    control: RunControl,
-    preview_index: PreviewIndex,
-    preview_every: int,
-    abort: threading.Event,
-    tta: bool = False,
-    rician: bool = False,
-):
+@thread_worker(ignore_errors=True)
+def train_worker(request: RunRequest, control: RunControl, abort: threading.Event):
     """The whole engine run in this worker thread. ``control.stop()`` ends training early (the
     engine still denoises and yields Finished). ``abort`` (set when the widget or viewer closes,
     together with ``control.resume()``) ends the run at the engine's next event, i.e. after at
     most one more training step, without the final inference. Either way the engine generator is
     closed here, in a finally, so its Trainer frees device memory in the thread that owns it."""
-    events = run(
-        data,
-        threshold=threshold,
-        config=config,
-        axis=axis,
-        lowpass=lowpass,
-        differences=differences,
-        control=control,
-        preview_index=preview_index,
-        preview_every=preview_every,
-        tta=tta,
-        rician=rician,
-    )
+    events = run(request, control)
 
     def until_aborted():
         for event in events:
@@ -114,13 +103,11 @@ def train_worker(
         events.close()
 
 
-@thread_worker
-def apply_worker(
-    bundle: ModelBundle,
-    data: np.ndarray,
-    axis: int,
-    device: str,
-    tta: bool = False,
-    rician: bool = False,
-) -> np.ndarray:
-    return apply_model(bundle, data, axis=axis, device=device, tta=tta, rician=rician)
+@thread_worker(ignore_errors=True)
+def apply_worker(bundle: ModelBundle, request: ApplyRequest, control: RunControl):
+    """``pipeline.apply``: StageProgress per batch, then Finished (nothing after a stop)."""
+    events = apply(bundle, request, control)
+    try:
+        yield from events
+    finally:
+        events.close()

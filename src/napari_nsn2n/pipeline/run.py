@@ -8,14 +8,17 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from ..control import RunControl
 from ..device import select_device
+from ..display import display_range
 from ..events import Event, Finished, StageProgress, TrainingStarted, TrainStep
 from ..method.masks import PairDifferences
 from ..method.rician import remove_rician_bias, rician_sigma_for
 from ..models.bundle import ModelBundle
 from ..models.sample import training_sample
-from ..stack import PreparedStack
+from ..stack import PreparedStack, evenly_spaced
 from ..training.loop import training_events
 from ..training.trainer import Trainer
 from .lowpass import lowpass_events
@@ -24,6 +27,20 @@ from .request import RunRequest, as_request, check_finite, check_network_fits
 from .targets import guided_target_events
 
 INFERENCE_BLOCK = 8  # slices per inference progress event (the device batches within a block)
+RANGE_SLICES = 16  # evenly spaced slices the training stack's intensity range is measured on
+
+
+def intensity_range(
+    slices: Any, to_units: Callable[[np.ndarray], np.ndarray] | None = None
+) -> list[float] | None:
+    """The robust intensity range (``display.display_range``: the 0.5-99.5 percentiles) of a
+    stack of slices (anything with ``len`` and integer indexing) on a few evenly spaced slices,
+    in the units ``to_units`` returns. Kept in the model's meta so that a stack the model is
+    later applied to can be compared with the training stack."""
+    picks = evenly_spaced(len(slices), RANGE_SLICES)
+    sample = np.stack([np.asarray(slices[int(i)], dtype=np.float32) for i in picks])
+    found = display_range(sample if to_units is None else to_units(sample))
+    return None if found is None else [float(v) for v in found]
 
 
 def run(
@@ -127,6 +144,9 @@ def run(
                 "rician_sigma": rician_sigma,
                 "lambda_rc_auto": lambda_rc_auto,  # config.lambda_rc was chosen by the rule
                 "stopped_by_rule_at": trainer.stopped_at,
+                "intensity_range": intensity_range(
+                    prepared.slices, prepared.normalizer.inverse
+                ),  # to compare another stack with
             },
             sample=training_sample(prepared, masks),
         )

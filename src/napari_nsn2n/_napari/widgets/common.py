@@ -1,68 +1,69 @@
-"""Helpers shared by the dock widget's panels: their base class, new layers placed over a
-source layer, and connecting / disconnecting a group of viewer events."""
+"""What the dock widget's panels share: their base class, the layers the plugin adds (tagged
+with a role so the picker and the panels recognise them, placed and scaled like their source),
+progress in napari's activity dock, and connecting a group of events."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import napari
 import numpy as np
+from napari.utils import progress
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QGroupBox, QWidget
+from qtpy.QtWidgets import QGroupBox, QLabel, QWidget
 
-if TYPE_CHECKING:
-    from .input_panel import InputPanel
+from ..layers import derived_layer_kwargs
+from ..state import WidgetState
 
-NEED_LAYER = "Choose an image layer (and, for 4D data, the slice axis) first"
+ROLE_KEY = "nsn2n_role"  # layer metadata: which of the plugin's own layers this is
+MASK_ROLE, PREVIEW_ROLE = "mask", "preview"
 
 Links = Iterable[tuple[Any, Callable]]  # (event emitter or Qt signal, slot) pairs
 
 
-def layer_geometry(layer) -> dict[str, Any]:
-    """Keyword arguments that put a new layer exactly over ``layer`` (scale, translate, affine,
-    metadata)."""
+def role_of(layer: Any) -> str | None:
+    """The plugin role of ``layer`` ("mask", "preview"), None for any other layer."""
+    return (layer.metadata or {}).get(ROLE_KEY)
+
+
+def placement(source: Any, role: str) -> dict[str, Any]:
+    """``add_*`` kwargs that put a plugin layer of ``role`` exactly over ``source``: its scale,
+    translate, affine, units and axis labels (so napari never mixes units across layers)."""
     return {
-        "scale": tuple(layer.scale),
-        "translate": tuple(layer.translate),
-        "affine": layer.affine.affine_matrix.copy(),
-        "metadata": dict(layer.metadata),
+        "scale": tuple(source.scale),
+        "translate": tuple(source.translate),
+        "affine": source.affine.affine_matrix.copy(),
+        "units": tuple(str(u) for u in source.units),
+        "axis_labels": tuple(str(a) for a in source.axis_labels),
+        "metadata": {ROLE_KEY: role},
     }
 
 
-def placement(layer) -> dict[str, Any]:
-    """:func:`layer_geometry` without the metadata (for the mask and preview layers)."""
-    geometry = layer_geometry(layer)
-    geometry.pop("metadata")
-    return geometry
+def move_over(layer: Any, source: Any) -> None:
+    """Give an existing plugin layer the geometry and units of ``source``."""
+    geometry = placement(source, role_of(layer) or "")
+    layer.scale, layer.translate = geometry["scale"], geometry["translate"]
+    layer.affine = geometry["affine"]
+    layer.units, layer.axis_labels = geometry["units"], geometry["axis_labels"]
 
 
-def result_layer_kwargs(layer, name: str) -> dict[str, Any]:
-    """``add_image`` kwargs for a stack computed from ``layer``: its scale, translate, affine and
-    metadata (through ``layers.derived_layer_kwargs`` when available, so saving the result writes
-    the source's spacing and header)."""
-    try:
-        from ..layers import derived_layer_kwargs
-
-        return derived_layer_kwargs(layer, name)
-    except Exception:
-        return {"name": name, **layer_geometry(layer)}
-
-
-def add_result_layer(viewer: napari.Viewer, source, data: np.ndarray, name: str):
-    """Add ``data`` computed from ``source`` as an image layer with the source's geometry,
-    metadata, colormap and contrast; returns the new layer."""
+def add_result_layer(viewer: napari.Viewer, source: Any, data: np.ndarray, name: str) -> Any:
+    """Add ``data`` computed from ``source`` as an image layer with the source's geometry, units,
+    metadata (``layers.derived_layer_kwargs``), colormap and contrast; returns the added layer
+    (whose name napari may have made unique)."""
     result = viewer.add_image(
-        data, colormap=source.colormap.name, **result_layer_kwargs(source, name)
+        data,
+        colormap=source.colormap.name,
+        contrast_limits=tuple(source.contrast_limits),
+        **derived_layer_kwargs(source, name),
     )
-    with contextlib.suppress(Exception):
-        result.contrast_limits_range = tuple(source.contrast_limits_range)
-        result.contrast_limits = tuple(source.contrast_limits)
+    result.contrast_limits_range = tuple(source.contrast_limits_range)
     return result
 
 
-def remove_layer(viewer: napari.Viewer, layer) -> None:
+def remove_layer(viewer: napari.Viewer, layer: Any) -> None:
     """Remove ``layer`` from the viewer if it is (still) there."""
     if layer is not None and layer in viewer.layers:
         viewer.layers.remove(layer)
@@ -76,28 +77,49 @@ def connect_all(links: Links) -> None:
 def disconnect_all(links: Links) -> None:
     """Disconnect each pair, ignoring those already gone."""
     for signal, slot in links:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(TypeError, RuntimeError, ValueError):
             signal.disconnect(slot)
 
 
-class Panel(QGroupBox):
-    """A titled section of the dock widget that works on the layer picked in ``source`` and
-    reports worker errors to ``on_error``; ``shutdown()`` makes late worker results no-ops."""
+def wrapped_label(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
-    changed = Signal()  # something the buttons depend on changed
+
+class Activity:
+    """One entry in napari's activity dock (``napari.utils.progress``), fed from the main thread
+    with (done, total); created at the first update, removed by ``close``."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._bar: progress | None = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = progress(total=total, desc=self.description)
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Panel(QGroupBox):
+    """A titled section of the dock widget working on the shared ``state``; ``shutdown()`` makes
+    late worker results no-ops once the widget closes."""
+
+    changed = Signal()  # something the dock widget's layout depends on changed
 
     def __init__(
-        self,
-        title: str,
-        viewer: napari.Viewer,
-        source: InputPanel,
-        on_error: Callable[[Exception], None],
-        parent: QWidget | None = None,
+        self, title: str, viewer: napari.Viewer, state: WidgetState, parent: QWidget | None = None
     ) -> None:
         super().__init__(title, parent)
         self.viewer = viewer
-        self.source = source
-        self._on_error = on_error
+        self.state = state
         self.closed = False
 
     def shutdown(self) -> None:

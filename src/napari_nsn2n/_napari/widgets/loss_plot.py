@@ -1,172 +1,182 @@
-"""A small live loss plot (log y) that never redraws its history from scratch.
+"""The live loss plot (pyqtgraph): each loss term and the held-out loss against the step.
 
-``LossPlot.append(step, {"loss": .., "recon": .., "rc": .., "ic": ..})`` adds one point per series
-with ``QPainterPath.lineTo`` (O(1)); the axes, grid and labels are drawn once into a cached
-``QPixmap`` and only redrawn on a resize or when the data leave the current view range, which then
-grows by 2x in x or by a decade in log y (so a run of N steps rescales O(log N) times).
+The terms differ by orders of magnitude and move differently (L_IC starts near 1e-11 and grows
+while the reconstruction loss falls from near 1e-3), so by default each curve is scaled to its
+own range ("normalised": 0 = its lowest value so far, 1 = its highest): every term's course is
+visible at a glance whatever its size. "relative" divides each by its first value, "absolute"
+shows the raw values (best with the log axis). "smooth" is an exponential moving average (the
+raw step losses of random patches are noisy). The held-out curve is the NS-N2N loss on pixels never trained on;
+a dashed line marks its best step (the weights an early stop keeps).
 """
 
 from __future__ import annotations
 
-import math
-
-from qtpy.QtCore import QPointF, QRectF, Qt
-from qtpy.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QPixmap, QTransform
-from qtpy.QtWidgets import QSizePolicy, QWidget
-
-SERIES = (
-    ("loss", "total", "#f0f0f0"),
-    ("recon", "recon", "#4fa3ff"),
-    ("rc", "RC", "#ffb347"),
-    ("ic", "IC", "#7ddc6f"),
+import numpy as np
+import pyqtgraph as pg
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
 )
-_FLOOR = 1e-12  # log of 0 is clamped here
+from scipy.signal import lfilter
+
+SERIES = (  # key, legend, colour, width
+    ("loss", "total", "#f0f0f0", 2.4),
+    ("recon", "recon", "#4fa3ff", 1.4),
+    ("rc", "RC", "#ffb347", 1.4),
+    ("ic", "IC", "#7ddc6f", 1.4),
+)
+HELD_OUT = ("held-out", "#ff5fd2")
+FLOOR = 1e-12  # a log axis cannot show 0
+PLOT_HEIGHT = 170
+SCALES = ("normalised", "relative", "absolute")
+
+
+def smoothed(values: np.ndarray, factor: float) -> np.ndarray:
+    """Exponential moving average with weight ``factor`` on the past (0 = raw)."""
+    if factor <= 0 or len(values) < 2:
+        return values
+    out, _ = lfilter([1 - factor], [1, -factor], values, zi=[factor * values[0]])
+    return out
 
 
 class LossPlot(QWidget):
-    """Loss terms against the optimiser step, log y. API: ``append(step, values)``, ``clear()``."""
-
-    MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 44, 8, 18, 20
+    """``append(step, {"loss", "recon", "rc", "ic"})`` per step, ``add_validation(step, loss,
+    best_step)`` per held-out measurement, ``clear()`` before another run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(150)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self._background: QPixmap | None = None
-        self.rescales = 0  # how often the view range grew (for tests / diagnostics)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.scale_combo = QComboBox()
+        self.scale_combo.addItems(SCALES)
+        self.scale_combo.setToolTip(
+            "normalised: each curve scaled to its own range (0 = lowest, 1 = highest so far), so "
+            "terms of very different size can all be followed; relative: each divided by its "
+            "first value; absolute: the loss values themselves"
+        )
+        self.log_box = QCheckBox("log")
+        self.log_box.setChecked(False)
+        self.log_box.setToolTip("Logarithmic y axis")
+        self.smooth = QDoubleSpinBox()
+        self.smooth.setRange(0.0, 0.99)
+        self.smooth.setSingleStep(0.05)
+        self.smooth.setValue(0.8)
+        self.smooth.setToolTip("Exponential moving average of the step losses (0 = raw)")
+        row.addWidget(QLabel("Scale"))
+        row.addWidget(self.scale_combo)
+        row.addWidget(self.log_box)
+        row.addWidget(QLabel("smooth"))
+        row.addWidget(self.smooth)
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.plot = pg.PlotWidget(background="#262930")
+        self.plot.setFixedHeight(PLOT_HEIGHT)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("bottom", "step")
+        self.plot.setMenuEnabled(False)
+        self.plot.getPlotItem().setLogMode(y=False)
+        legend = self.plot.addLegend(offset=(-4, 4), colCount=5, labelTextSize="7pt")
+        legend.setBrush(pg.mkBrush(38, 41, 48, 200))
+        self.curves = {
+            key: self.plot.plot([], [], pen=pg.mkPen(colour, width=width), name=label)
+            for key, label, colour, width in SERIES
+        }
+        label, colour = HELD_OUT
+        self.held_out_curve = self.plot.plot(
+            [],
+            [],
+            pen=pg.mkPen(colour, width=2),
+            symbol="o",
+            symbolSize=5,
+            symbolBrush=colour,
+            symbolPen=None,
+            name=label,
+        )
+        self.best_line = pg.InfiniteLine(
+            angle=90, pen=pg.mkPen(colour, style=pg.QtCore.Qt.PenStyle.DashLine)
+        )
+        self.best_line.hide()
+        self.plot.addItem(self.best_line)
+        lay.addWidget(self.plot)
+        for signal in (
+            self.scale_combo.currentIndexChanged,
+            self.log_box.toggled,
+            self.smooth.valueChanged,
+        ):
+            signal.connect(self.redraw)
         self.clear()
 
     # ----------------------------------------------------------------------------------- API
     def clear(self) -> None:
-        self._paths = {key: QPainterPath() for key, _, _ in SERIES}
-        self._count = 0
-        self._last: dict[str, float] = {}
-        self._x_max = 10.0
-        self._y_lo, self._y_hi = -3.0, 0.0  # log10 range
-        self._background = None
-        self.update()
+        self._steps: list[float] = []
+        self._values: dict[str, list[float]] = {key: [] for key, *_ in SERIES}
+        self._held_out: list[tuple[float, float]] = []
+        self.best_step: int | None = None
+        self.best_line.hide()
+        self.redraw()
 
     @property
     def n_points(self) -> int:
-        return self._count
+        return len(self._steps)
+
+    @property
+    def n_validations(self) -> int:
+        return len(self._held_out)
 
     def append(self, step: int, values: dict[str, float]) -> None:
-        """Add one point per known series present in ``values`` (non-finite values are skipped)."""
-        x = float(step)
-        grew = False
-        while x > self._x_max:
-            self._x_max *= 2.0
-            grew = True
-        for key, _, _ in SERIES:
+        """One training step's loss terms (a missing or non-finite term is left out)."""
+        self._steps.append(float(step))
+        for key, *_ in SERIES:
             value = values.get(key)
-            if value is None or not math.isfinite(value):
-                continue
-            y = math.log10(max(float(value), _FLOOR))
-            while y < self._y_lo:
-                self._y_lo -= 1.0
-                grew = True
-            while y > self._y_hi:
-                self._y_hi += 1.0
-                grew = True
-            path = self._paths[key]
-            if path.elementCount() == 0:
-                path.moveTo(x, y)
-            else:
-                path.lineTo(x, y)
-            self._last[key] = float(value)
-        self._count += 1
-        if grew:
-            self.rescales += 1
-            self._background = None
-        self.update()
+            ok = value is not None and np.isfinite(value)
+            self._values[key].append(float(value) if ok else np.nan)
+        self.redraw()
+
+    def add_validation(self, step: int, loss: float, best_step: int) -> None:
+        self._held_out.append((float(step), float(loss)))
+        self.best_step = int(best_step)
+        self.best_line.setValue(best_step)
+        self.best_line.show()
+        self.redraw()
 
     # ------------------------------------------------------------------------------ drawing
-    def _plot_rect(self) -> QRectF:
-        return QRectF(
-            self.MARGIN_L,
-            self.MARGIN_T,
-            max(1, self.width() - self.MARGIN_L - self.MARGIN_R),
-            max(1, self.height() - self.MARGIN_T - self.MARGIN_B),
-        )
+    def curve_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) drawn for ``key`` (a SERIES key or "held-out") in the current mode."""
+        if key == HELD_OUT[0]:
+            if not self._held_out:
+                return np.empty(0), np.empty(0)
+            x, y = (np.asarray(v, dtype=float) for v in zip(*self._held_out, strict=True))
+        else:
+            x = np.asarray(self._steps, dtype=float)
+            y = np.asarray(self._values[key], dtype=float)
+            keep = np.isfinite(y)
+            x, y = x[keep], y[keep]
+        nonzero = np.flatnonzero(np.abs(y) > 0)
+        if not nonzero.size:  # a term that is off (weight 0) stays hidden
+            return np.empty(0), np.empty(0)
+        x, y = x[nonzero[0] :], y[nonzero[0] :]  # a term may start at exactly 0 (IC)
+        if key != HELD_OUT[0]:
+            y = smoothed(y, self.smooth.value())
+        mode = self.scale_combo.currentText()
+        if mode == "relative":
+            y = y / y[0]
+        elif mode == "normalised":
+            span = float(y.max() - y.min())
+            y = (y - y.min()) / span if span > 0 else np.full_like(y, 0.5)
+        if self.log_box.isChecked():
+            y = np.maximum(y, FLOOR)
+        return x, y
 
-    def _transform(self) -> QTransform:
-        rect = self._plot_rect()
-        sx = rect.width() / self._x_max
-        sy = rect.height() / (self._y_hi - self._y_lo)
-        # data (x, log y) -> pixels: x to the right, larger y up
-        return QTransform(sx, 0, 0, -sy, rect.left(), rect.bottom() + self._y_lo * sy)
-
-    def resizeEvent(self, event) -> None:
-        self._background = None
-        super().resizeEvent(event)
-
-    def _draw_background(self) -> QPixmap:
-        ratio = self.devicePixelRatioF()
-        pixmap = QPixmap(int(self.width() * ratio), int(self.height() * ratio))
-        pixmap.setDevicePixelRatio(ratio)
-        pixmap.fill(QColor("#262930"))
-        painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        rect = self._plot_rect()
-        small = QFont(painter.font())
-        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
-        painter.setFont(small)
-        grid = QPen(QColor("#41444d"))
-        text = QColor("#b0b4bc")
-        transform = self._transform()
-        for decade in range(int(self._y_lo), int(self._y_hi) + 1):
-            y = transform.map(QPointF(0, decade)).y()
-            painter.setPen(grid)
-            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
-            painter.setPen(text)
-            painter.drawText(
-                QRectF(0, y - 8, self.MARGIN_L - 4, 16),
-                int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-                f"1e{decade}",
-            )
-        for k in range(5):
-            x_val = self._x_max * k / 4
-            x = transform.map(QPointF(x_val, 0)).x()
-            painter.setPen(grid)
-            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
-            painter.setPen(text)
-            painter.drawText(
-                QRectF(x - 30, rect.bottom() + 2, 60, 16),
-                int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
-                f"{x_val:g}",
-            )
-        painter.setPen(QPen(QColor("#8a8f99")))
-        painter.drawRect(rect)
-        # legend
-        x = rect.left() + 4
-        for _, label, colour in SERIES:
-            painter.setPen(QPen(QColor(colour), 2))
-            painter.drawLine(QPointF(x, 9), QPointF(x + 14, 9))
-            painter.setPen(text)
-            painter.drawText(QPointF(x + 17, 13), label)
-            x += 26 + painter.fontMetrics().horizontalAdvance(label)
-        painter.setPen(text)
-        painter.drawText(
-            QRectF(0, 0, self.width() - 4, 16),
-            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-            "step",
-        )
-        painter.end()
-        return pixmap
-
-    def paintEvent(self, event) -> None:
-        if self._background is None:
-            self._background = self._draw_background()
-        painter = QPainter(self)
-        painter.drawPixmap(0, 0, self._background)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setClipRect(self._plot_rect())
-        painter.setTransform(self._transform())
-        # the total is drawn first and wider: it often lies on the recon term (RC, IC small),
-        # which then shows as a blue line with a white outline
-        for key, _, colour in SERIES:
-            pen = QPen(QColor(colour), 3.0 if key == "loss" else 1.3)
-            pen.setCosmetic(True)  # width in pixels, whatever the transform
-            painter.setPen(pen)
-            painter.drawPath(self._paths[key])
-        painter.end()
+    def redraw(self, *args) -> None:
+        self.plot.getPlotItem().setLogMode(y=self.log_box.isChecked())
+        labels = {"normalised": "loss (own range)", "relative": "loss / first", "absolute": "loss"}
+        self.plot.setLabel("left", labels[self.scale_combo.currentText()])
+        for key, curve in self.curves.items():
+            curve.setData(*self.curve_data(key))
+        self.held_out_curve.setData(*self.curve_data(HELD_OUT[0]))

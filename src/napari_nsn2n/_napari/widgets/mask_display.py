@@ -1,6 +1,6 @@
 """Live W_i display: a labels volume in the input's shape, updated as the threshold moves.
 
-Label values (``api.MASK_*``): 0 = no pair (last slice of a volume), 1 = matched (W = 1, drawn
+Label values (``method.masks.MASK_*``): 0 = no pair (last slice of a volume), 1 = matched (W = 1, drawn
 faint blue and nearly transparent), 2 = unmatched (W = 0, opaque magenta: the structural
 differences between slice i and i+1, which the reconstruction and RC losses ignore).
 
@@ -20,13 +20,22 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
+import napari
 import numpy as np
 from napari.utils.colormaps import DirectLabelColormap
 from qtpy.QtCore import QObject, QTimer, Signal
 
-from ...method.masks import MASK_MATCHED, MASK_NO_PAIR, MASK_UNMATCHED, PairDifferences
-from ...stack import evenly_spaced
+from ...method.masks import (
+    MASK_MATCHED,
+    MASK_NO_PAIR,
+    MASK_UNMATCHED,
+    PairDifferences,
+    write_labels,
+)
+from ...stack import SliceLayout, evenly_spaced
+from .common import MASK_ROLE, move_over, placement, remove_layer, role_of
 
 MASK_COLORS = {
     None: (0.0, 0.0, 0.0, 0.0),
@@ -34,6 +43,7 @@ MASK_COLORS = {
     MASK_MATCHED: (0.25, 0.55, 1.0, 0.12),
     MASK_UNMATCHED: (1.0, 0.1, 0.85, 1.0),
 }
+MASK_LAYER = "W mask"
 SAMPLE_SIZE = 1_000_000
 SAMPLE_PAIRS = 64
 LARGE_MASK_BYTES = 256 << 20  # labels volumes above this: temporary file, filled where shown
@@ -65,10 +75,7 @@ class MaskController(QObject):
         self.differences = differences
         self.labels = labels
         self.shown_pairs = shown_pairs
-        layout = differences.layout
-        self._slice_axis = layout.slice_axis
-        self._volume_axis = layout.volume_axis
-        self._n = layout.n_slices
+        self.layout = differences.layout
         n_pairs = len(differences.pair_starts)
         self._filled_at = np.full(n_pairs, np.nan)  # threshold each pair was last written for
         self._matched = np.zeros(n_pairs, dtype=np.int64)
@@ -87,29 +94,16 @@ class MaskController(QObject):
         self._idle.timeout.connect(self._fill_chunk)
         self.chunk_pairs = max(1, CHUNK_PIXELS // max(self._per_pair, 1))
 
-    # ---------------------------------------------------------------------------- geometry
-    def _target(self, k: int) -> np.ndarray:
-        """The (H, W) view of labels.data at pair k's first slice."""
-        start = int(self.differences.pair_starts[k])
-        volume, index = divmod(start, self._n)
-        key: list = [slice(None)] * self.labels.data.ndim
-        key[self._slice_axis] = index
-        if self._volume_axis is not None:
-            key[self._volume_axis] = volume
-        return self.labels.data[tuple(key)]
-
     def pair_at(self, index: int, volume: int = 0) -> int | None:
-        """Pair k starting at slice ``index`` of ``volume`` (None for the last slice)."""
-        if not 0 <= index < self._n - 1:
-            return None
-        return volume * (self._n - 1) + index
+        """Pair k starting at slice ``index`` of ``volume`` (None for a volume's last slice)."""
+        return self.layout.pair_number(index, volume)
 
-    # ------------------------------------------------------------------------------ writing
     def _write(self, k: int) -> None:
-        np.greater(self.differences.differences[k], np.float32(self.threshold), out=self._scratch)
-        target = self._target(k)
-        np.add(self._scratch, MASK_MATCHED, out=target, casting="unsafe")
-        self._matched[k] = self._per_pair - int(np.count_nonzero(self._scratch))
+        """Write pair k's W into the labels (``masks.write_labels``: the one ``diff <= th``)."""
+        target = self.labels.data[self.layout.pair_key(k)]
+        self._matched[k] = write_labels(
+            self.differences.differences[k], self.threshold, target, self._scratch
+        )
         self._filled_at[k] = self.threshold
 
     def set_threshold(self, threshold: float) -> None:
@@ -225,3 +219,38 @@ def difference_sample(differences: np.ndarray, size: int = SAMPLE_SIZE) -> np.nd
         flat = np.asarray(differences[k]).reshape(-1)
         parts.append(flat if flat.size <= per_pair else flat[rng.integers(0, flat.size, per_pair)])
     return np.sort(np.concatenate(parts))
+
+
+def mask_layer(viewer: napari.Viewer, source: Any, shape: tuple[int, ...]) -> Any:
+    """The plugin's ``W mask`` labels layer over ``source``, in ``shape``: one layer, reused and
+    moved as the input changes (found by its role, so a renamed one is found too)."""
+    existing = next((lay for lay in viewer.layers if role_of(lay) == MASK_ROLE), None)
+    if existing is not None and existing.data.shape == tuple(shape):
+        move_over(existing, source)
+        existing.visible = True
+        return existing
+    remove_layer(viewer, existing)
+    labels = viewer.add_labels(
+        empty_mask(tuple(shape)),
+        name=MASK_LAYER,
+        opacity=0.6,
+        colormap=mask_colormap(),
+        **placement(source, MASK_ROLE),
+    )
+    labels.editable = False
+    viewer.layers.selection.active = source
+    return labels
+
+
+def pairs_on_screen(viewer: napari.Viewer, source: Any, layout: SliceLayout) -> list[int] | None:
+    """The pair shown in the viewer (``[k]``, ``[]`` on a last slice), or None when the slice
+    axis itself is displayed (an orthogonal or 3D view)."""
+    dims = viewer.dims
+    displayed = [d - (dims.ndim - len(layout.shape)) for d in dims.displayed]
+    if layout.slice_axis in displayed or (
+        layout.volume_axis is not None and layout.volume_axis in displayed
+    ):
+        return None
+    index, volume = layout.locate(source.world_to_data(dims.point))
+    k = layout.pair_number(index, volume)
+    return [] if k is None else [k]

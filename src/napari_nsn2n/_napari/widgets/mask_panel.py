@@ -1,14 +1,14 @@
-"""The mask panel: compute and cache the LPF differences, then show W_i live as th moves."""
+"""The mask panel: compute and cache the LPF differences, then show W_i live as th moves.
+
+The threshold belongs to the stack: each layer keeps the th chosen for it, a sample opens at its
+suggested th, and a stack without a choice gets "Suggest" as soon as its LPF is done.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import napari
-import numpy as np
-from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -19,47 +19,49 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider
 
-from ...config import TrainConfig
-from ...control import RunControl
 from ...errors import NSN2NError
-from ...events import StageProgress
 from ...method.lowpass import LowpassSettings
 from ...method.masks import PairDifferences
 from ...method.noise_model import STABILIZE_MODES
-from ..workers import lowpass_worker
-from .common import NEED_LAYER, Panel, placement, remove_layer
-from .input_panel import InputPanel
-from .mask_display import MaskController, empty_mask, mask_colormap
+from ..layers import SAMPLE_KEY
+from ..settings import Field
+from ..state import WidgetState
+from .common import Panel
+from .lowpass_run import LowpassRun
+from .mask_display import MaskController, mask_layer, pairs_on_screen
+from .threshold_slider import ThresholdSlider
+from .training_settings import TrainSettingsPanel
 
-MASK_LAYER = "W mask"
-THRESHOLD_MAX = 0.2
-NO_LPF = "Compute the LPF to see W_i"
+NO_LPF = "Compute the LPF to see W_i (training without a chosen th uses the suggestion)."
 FILTERING = "Low-pass filtering…"
 
 
 class MaskPanel(Panel):
     """LPF compute / cancel (in a worker, cached per layer, data, axis and LPF settings), the
-    threshold slider with Suggest, the live ``W mask`` labels layer and the matched fraction."""
+    threshold with Suggest, the live ``W mask`` labels layer and the matched fraction."""
 
     def __init__(
         self,
         viewer: napari.Viewer,
-        source: InputPanel,
-        on_error: Callable[[Exception], None],
+        state: WidgetState,
+        settings: TrainSettingsPanel,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__("Weight masks W_i (Eq. 3)", viewer, source, on_error, parent)
-        self.cache: dict[tuple, Any] = {}  # (layer id, data id, shape, axis, settings) -> diffs
+        super().__init__("Weight masks W_i (Eq. 3)", viewer, state, parent)
+        self.settings = settings  # Suggest plans for the steps these settings will train
+        self.cache: dict[tuple, PairDifferences] = {}
         self.mask: MaskController | None = None
         self._mask_key: tuple | None = None
-        self.worker = None  # the running LPF worker
-        self._control: RunControl | None = None
-        self._key: tuple | None = None  # the cache key the running LPF computes
-        # the training settings' TrainConfig (set by the dock widget): Suggest plans for its steps
-        self.train_config: Callable[[], TrainConfig] | None = None
+        self._thresholds: dict[Any, float] = {}  # per layer id: the th chosen for it
+        self.lowpass = LowpassRun(viewer, self)
+        self.lowpass.progressed.connect(self._on_lowpass_progress)
+        self.lowpass.delivered.connect(self._on_lowpass_delivered)
+        self.lowpass.ended.connect(self._on_lowpass_ended)
         self._build()
+        state.events.layer.connect(self._on_source_changed)
+        state.events.axis.connect(self._on_source_changed)
+        state.events.all.connect(self._update_buttons)
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
@@ -69,6 +71,7 @@ class MaskPanel(Panel):
         self.h_factor.setSingleStep(0.1)
         self.h_factor.setValue(1.0)
         self.h_factor.setToolTip("Non-local means strength h in units of the estimated noise sigma")
+        self.h_factor.valueChanged.connect(self._on_lowpass_settings)
         row.addWidget(QLabel("NLM h"))
         row.addWidget(self.h_factor)
         self.stabilize = QComboBox()
@@ -78,43 +81,44 @@ class MaskPanel(Panel):
             "the signal, as in photon-limited microscopy: auto = when a Poisson-Gaussian fit "
             "says so; on / off = always / never. Only the masks change, not the training data"
         )
+        self.stabilize.currentIndexChanged.connect(self._on_lowpass_settings)
         row.addWidget(QLabel("VST"))
         row.addWidget(self.stabilize)
+        row.addStretch(1)
+        lay.addLayout(row)
+        row = QHBoxLayout()
         self.lpf_button = QPushButton("Compute LPF")
         self.lpf_button.setToolTip(
-            "Low-pass filter every slice (non-local means + 3x3 median) and cache "
+            "Low-pass filter every slice (non-local means + 3x3 median) and keep "
             "|LPF_i - LPF_i+1|; then any threshold costs one comparison"
         )
         self.lpf_button.clicked.connect(self.start_lowpass)
         row.addWidget(self.lpf_button)
         self.lpf_cancel = QPushButton("Cancel")
+        self.lpf_cancel.setToolTip("Stop the LPF after the current slice")
         self.lpf_cancel.clicked.connect(self.cancel_lowpass)
         row.addWidget(self.lpf_cancel)
         lay.addLayout(row)
         self.lpf_progress = QProgressBar()
-        self.lpf_progress.setFormat("LPF %v/%m")
-        self.lpf_progress.setValue(0)
+        self.lpf_progress.setFormat("LPF %v/%m slices")
+        self.lpf_progress.hide()  # shown while the LPF runs
         lay.addWidget(self.lpf_progress)
         row = QHBoxLayout()
         row.addWidget(QLabel("th"))
-        self.threshold_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.threshold_slider.setRange(0.0, THRESHOLD_MAX)
-        self.threshold_slider.setSingleStep(0.001)
-        self.threshold_slider.setDecimals(4)
-        self.threshold_slider.setValue(0.01)
+        self.threshold_slider = ThresholdSlider(0.01)
         self.threshold_slider.setToolTip(
-            "th on the min-max normalised [0, 1] scale: W = 1 where |LPF_i - LPF_i+1| <= th. "
-            "Magenta in the 'W mask' layer = unmatched (W = 0): it should cover the structural "
-            "differences between slice i and i+1, and not the leftover noise"
+            "th on the min-max normalised [0, 1] scale (logarithmic): W = 1 where "
+            "|LPF_i - LPF_i+1| <= th. Magenta in the 'W mask' layer = unmatched (W = 0): it "
+            "should cover the structures that differ between slice i and i+1, not the noise. "
+            "The yellow mark is the suggestion"
         )
         self.threshold_slider.valueChanged.connect(self._on_threshold_changed)
         row.addWidget(self.threshold_slider, 1)
         self.suggest_button = QPushButton("Suggest")
         self.suggest_button.setToolTip(
             "th = k x the residual-noise scale of |LPF_i - LPF_i+1|, fitted to the lower part "
-            "of the differences; k = 10 for a run of up to 800 optimiser steps of the training "
-            "settings, 5 from 2400 on, 5 for noise correlated within slices "
-            "(threshold.suggest_threshold)"
+            "of the differences; k is smaller for long runs (the training settings' steps) and "
+            "for noise correlated within slices (method/threshold.py, docs/napari.md)"
         )
         self.suggest_button.clicked.connect(self.suggest_threshold)
         row.addWidget(self.suggest_button)
@@ -123,13 +127,12 @@ class MaskPanel(Panel):
         self.fraction_label.setWordWrap(True)
         lay.addWidget(self.fraction_label)
 
-    def fields(self) -> dict[str, QWidget]:
-        """The settings this panel contributes (saved between sessions)."""
-        return {
-            "threshold": self.threshold_slider,
-            "h_factor": self.h_factor,
-            "stabilize": self.stabilize,
-        }
+    def fields(self) -> list[Field]:
+        """The values remembered in napari's preferences (not th: it belongs to a stack)."""
+        return [
+            Field(self.h_factor, "masks", "h_factor"),
+            Field(self.stabilize, "masks", "stabilize"),
+        ]
 
     def lowpass_settings(self) -> LowpassSettings:
         return LowpassSettings(
@@ -137,104 +140,83 @@ class MaskPanel(Panel):
         )
 
     def source_key(self) -> tuple | None:
-        """The cache key of the picked layer / axis / LPF settings (None without a choice)."""
-        layer, axis = self.source.layer, self.source.axis
-        if layer is None or axis is None:
+        """The cache key of the picked layer / axis / LPF settings (None when not ready)."""
+        state = self.state
+        if not state.ready:
             return None
-        data = layer.data
-        return (id(layer), id(data), tuple(data.shape), axis, self.lowpass_settings())
+        data = state.layer.data
+        return (state.layer.unique_id, id(data), tuple(data.shape), state.axis, state.lowpass)
 
     @property
     def differences(self) -> PairDifferences | None:
-        """The cached PairDifferences of the current layer / axis / LPF settings, or None."""
         key = self.source_key()
         return None if key is None else self.cache.get(key)
 
+    def _on_lowpass_settings(self, *args) -> None:
+        self.state.lowpass = self.lowpass_settings()
+        self.show_cached()
+
+    def _on_source_changed(self, *args) -> None:
+        self._restore_threshold()
+        self.show_cached()
+
     # ------------------------------------------------------------------------------ the LPF
+    @property
+    def worker(self):
+        return self.lowpass.worker
+
     def start_lowpass(self) -> None:
         key = self.source_key()
-        if key is None:
-            show_error(NEED_LAYER)
+        if key is None or self.lowpass.worker is not None:
             return
         if key in self.cache:
             self.show_cached()
             return
-        self.cancel_lowpass()
-        self._key = key
-        self._control = RunControl()
-        worker = lowpass_worker(
-            self.source.layer.data, self.source.axis, self.lowpass_settings(), self._control
-        )
-        worker.yielded.connect(self._on_lowpass_event)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_lowpass_finished)
-        self.worker = worker
+        state = self.state
+        self.lowpass.start(key, state.layer, state.axis, state.lowpass)
         self.lpf_progress.setValue(0)
+        self.lpf_progress.show()
         self.fraction_label.setText(FILTERING)
-        worker.start()
-        self.changed.emit()
+        state.lpf_running = True
 
     def cancel_lowpass(self) -> None:
-        if self.worker is not None:
-            self._control.stop()
+        if self.lowpass.cancel():
+            self.fraction_label.setText("LPF cancelled.")
 
-    def _on_lowpass_event(self, item) -> None:
+    def _on_lowpass_progress(self, done: int, total: int) -> None:
+        self.lpf_progress.setMaximum(total)
+        self.lpf_progress.setValue(done)
+
+    def _on_lowpass_delivered(self, key: tuple, differences: PairDifferences) -> None:
+        self.cache[key] = differences  # plain numpy, kept in the main thread
+        self.show_cached()
+
+    def _on_lowpass_ended(self, message: str) -> None:
+        """The LPF ended: ``message`` says why when it delivered nothing."""
         if self.closed:
             return
-        if isinstance(item, StageProgress):
-            self.lpf_progress.setMaximum(item.total)
-            self.lpf_progress.setValue(item.done)
-        else:  # PairDifferences: plain numpy, kept in the main thread's cache
-            self.cache[self._key] = item
-            self.show_cached()
-
-    def _on_lowpass_finished(self) -> None:
-        self.worker = None
-        if not self.closed and self.fraction_label.text() == FILTERING:
-            self.fraction_label.setText("LPF cancelled")
-        self.changed.emit()
+        self.lpf_progress.hide()
+        if message:
+            self.fraction_label.setText(message)
+        elif self.fraction_label.text() == FILTERING:
+            self.fraction_label.setText("LPF cancelled.")
+        self.state.lpf_running = False
 
     # ---------------------------------------------------------------------------- the mask
-    def _mask_layer(self, shape: tuple[int, ...]):
-        """The ``W mask`` labels layer of ``shape`` over the picked layer (reused if present)."""
-        layer = self.source.layer
-        existing = next(
-            (
-                lay
-                for lay in self.viewer.layers
-                if lay.name == MASK_LAYER and lay.ndim == len(shape)
-            ),
-            None,
-        )
-        geometry = placement(layer)
-        if existing is not None and existing.data.shape == tuple(shape):
-            existing.scale, existing.translate = geometry["scale"], geometry["translate"]
-            existing.affine = geometry["affine"]
-            return existing
-        remove_layer(self.viewer, existing)
-        labels = self.viewer.add_labels(
-            empty_mask(tuple(shape)),
-            name=MASK_LAYER,
-            opacity=0.6,
-            colormap=mask_colormap(),
-            **geometry,
-        )
-        labels.editable = False
-        self.viewer.layers.selection.active = layer
-        return labels
-
     def show_cached(self) -> None:
-        """Show W_i of the picked source if its differences are cached, else drop the mask."""
+        """Show W_i of the picked source if its differences are cached, else hide the mask."""
         key = self.source_key()
         diffs = None if key is None else self.cache.get(key)
+        self.state.differences = diffs
         if diffs is None:
-            if self.mask is not None:
-                self.mask.stop()
-                self.mask = None
-                self._mask_key = None
-            self.fraction_label.setText(NO_LPF if key is not None else "Choose a stack")
-            self.changed.emit()
+            self._drop_mask()
+            if self.lowpass.worker is None:
+                self.fraction_label.setText(NO_LPF if key is not None else "Choose a stack.")
             return
+        suggestion = diffs.suggest_threshold(self._train_config())
+        self.threshold_slider.setSuggestion(suggestion)
+        if self.state.layer.unique_id not in self._thresholds:
+            self.threshold_slider.setValue(suggestion)  # no choice yet for this stack
         if (
             self.mask is not None
             and self._mask_key == key
@@ -243,32 +225,24 @@ class MaskPanel(Panel):
             return
         if self.mask is not None:
             self.mask.stop()
-        labels = self._mask_layer(diffs.layout.shape)
+        labels = mask_layer(self.viewer, self.state.layer, diffs.layout.shape)
         self.mask = MaskController(diffs, labels, self.shown_pairs, self)
         self.mask.fraction_changed.connect(self._on_fraction)
         self._mask_key = key
         self.mask.start(self.threshold_slider.value())
-        self.changed.emit()
+
+    def _drop_mask(self) -> None:
+        self.threshold_slider.setSuggestion(None)
+        if self.mask is not None:
+            self.mask.stop()
+            self.mask.labels.visible = False
+            self.mask, self._mask_key = None, None
 
     def shown_pairs(self) -> list[int] | None:
         """Pair indices on screen, or None when the slice axis is displayed."""
-        layer = self.source.layer
-        if self.mask is None or layer is None:
+        if self.mask is None or self.state.layer is None:
             return []
-        layout = self.mask.differences.layout
-        dims = self.viewer.dims
-        displayed = [d - (dims.ndim - len(layout.shape)) for d in dims.displayed]
-        if layout.slice_axis in displayed or (
-            layout.volume_axis is not None and layout.volume_axis in displayed
-        ):
-            return None
-        position = np.asarray(layer.world_to_data(dims.point))
-        index = int(np.clip(np.round(position[layout.slice_axis]), 0, layout.n_slices - 1))
-        volume = 0
-        if layout.volume_axis is not None:
-            volume = int(np.clip(np.round(position[layout.volume_axis]), 0, layout.n_volumes - 1))
-        k = self.mask.pair_at(index, volume)
-        return [] if k is None else [k]
+        return pairs_on_screen(self.viewer, self.state.layer, self.mask.layout)
 
     def on_view_changed(self) -> None:
         """The viewer's slice moved: bring the shown part of the mask up to date."""
@@ -279,7 +253,25 @@ class MaskPanel(Panel):
         if self.mask is not None:
             self.mask.labels.visible = False
 
+    # -------------------------------------------------------------------------- threshold
+    def _restore_threshold(self) -> None:
+        """The picked stack's own th: chosen before, a sample's suggestion, or kept."""
+        layer = self.state.layer
+        if layer is None:
+            return
+        known: float | None = self._thresholds.get(layer.unique_id)
+        if known is None:
+            known = (layer.metadata or {}).get(SAMPLE_KEY, {}).get("suggested_threshold")
+        if known is not None:
+            self.threshold_slider.blockSignals(True)
+            self.threshold_slider.setValue(float(known))
+            self.threshold_slider.blockSignals(False)
+        self.state.threshold = None if known is None else self.threshold_slider.value()
+
     def _on_threshold_changed(self, value: float) -> None:
+        self.state.threshold = value
+        if self.state.layer is not None:
+            self._thresholds[self.state.layer.unique_id] = value
         if self.mask is not None:
             self.mask.set_threshold(value)
 
@@ -289,34 +281,46 @@ class MaskPanel(Panel):
         stabilized = (
             "" if stabilizer is None else f" LPF on stabilised slices ({stabilizer.describe()})."
         )
+        suggestion = self.threshold_slider.suggestion
+        suggested = "" if suggestion is None else f" (suggested {suggestion:.4f})"
         self.fraction_label.setText(
-            f"Matched (W = 1): {approx}{100 * fraction:.1f} % of pixels; "
-            f"magenta = unmatched (W = 0) at th = {self.threshold_slider.value():.4f}.{stabilized}"
+            f"Matched (W = 1): {approx}{100 * fraction:.1f} % of pixels at th = "
+            f"{self.threshold_slider.value():.4f}{suggested}; magenta = unmatched.{stabilized}"
         )
+
+    def _train_config(self):
+        try:
+            return self.settings.train_config()
+        except NSN2NError:  # invalid training settings: plan for a short run
+            return None
 
     def suggest_threshold(self) -> None:
         diffs = self.differences
         if diffs is None:
-            show_error("Compute the LPF first")
             return
-        try:
-            config = self.train_config() if self.train_config is not None else None
-        except NSN2NError:  # invalid training settings: plan for a short run
-            config = None
-        self.threshold_slider.setValue(min(diffs.suggest_threshold(config), THRESHOLD_MAX))
+        suggestion = diffs.suggest_threshold(self._train_config())
+        self.threshold_slider.setSuggestion(suggestion)
+        self.threshold_slider.setValue(suggestion)
 
     # ------------------------------------------------------------------------------ state
-    def update_buttons(self, ready: bool, training: bool) -> None:
-        running = self.worker is not None
-        self.lpf_button.setEnabled(ready and not running and not training)
+    def _update_buttons(self, *args) -> None:
+        if self.closed:
+            return
+        state = self.state
+        running, training = self.lowpass.worker is not None, state.training
+        self.lpf_button.setEnabled(state.ready and not running and not training)
+        self.lpf_button.setToolTip(
+            state.problem or "Low-pass filter every slice and keep |LPF_i - LPF_i+1|"
+        )
         self.lpf_cancel.setEnabled(running)
         self.threshold_slider.setEnabled(not training)
         self.suggest_button.setEnabled(self.mask is not None and not training)
+        for widget in (self.h_factor, self.stabilize):
+            widget.setEnabled(not running and not training)
 
     def shutdown(self) -> None:
         """Stop the mask fill and any LPF run (it returns after the current slice)."""
         super().shutdown()
         if self.mask is not None:
             self.mask.stop()
-        if self._control is not None:
-            self._control.stop()
+        self.lowpass.shutdown()

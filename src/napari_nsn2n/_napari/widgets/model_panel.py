@@ -1,77 +1,109 @@
-"""The model panel: save / load the trained model and apply it to a layer."""
+"""The model panel: save / load the current model and apply it to a layer, with progress, cancel
+and the choice of intensity scaling.
+
+How a stack is scaled for the model: ``scaling.choose_scaling``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import napari
-import numpy as np
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from ...control import RunControl
+from ...events import Finished, StageProgress
 from ...models import ModelBundle, load_model, save_model
-from ..workers import apply_worker
-from .common import NEED_LAYER, Panel, add_result_layer
-from .input_panel import InputPanel
+from ...pipeline import ApplyRequest
+from ..state import WidgetState
+from ..workers import apply_worker, report_error
+from .common import Activity, Panel, add_result_layer, wrapped_label
+from .scaling import SCALINGS, choose_scaling
+from .training_settings import TrainSettingsPanel
 
 MODEL_FILTER = "NS-N2N model (*.pt)"
 
 
 class ModelPanel(Panel):
-    """Holds the current ``bundle`` (trained or loaded), saves / loads it, and denoises the
-    picked layer with it in an ``apply_worker`` (result: ``"<layer> denoised (model)"``)."""
+    """Holds the current model (``state.model``, trained or loaded), saves / loads it, and
+    denoises the picked layer with it in an ``apply_worker`` (``"<layer> denoised (model)"``).
+    Room is left in the button row for an export to other tools."""
 
     def __init__(
         self,
         viewer: napari.Viewer,
-        source: InputPanel,
-        device: Callable[[], str],
-        tta: Callable[[], bool],
-        rician: Callable[[], bool],
-        status: Callable[[str], None],
-        on_error: Callable[[Exception], None],
+        state: WidgetState,
+        settings: TrainSettingsPanel,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__("Model", viewer, source, on_error, parent)
-        self._device, self._tta, self._rician = device, tta, rician
-        self._status = status
-        self.bundle: ModelBundle | None = None
-        self.worker = None  # the running apply worker
-        self._apply_source = None
+        super().__init__("Model", viewer, state, parent)
+        self.settings = settings
+        self.worker = None
+        self._control: RunControl | None = None
+        self._apply_source: Any = None
+        self._activity = Activity("NS-N2N: applying the model")
+        self.result_layer: Any = None
+        self.last_renormalized: bool | None = None
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.save_button = QPushButton("Save model…")
+        self.save_button = QPushButton("Save…")
+        self.save_button.setToolTip("Save the current model (weights, settings, normalisation)")
         self.save_button.clicked.connect(self._save_dialog)
-        self.load_button = QPushButton("Load model…")
+        self.load_button = QPushButton("Load…")
+        self.load_button.setToolTip("Load a model saved by this plugin or by nsn2n")
         self.load_button.clicked.connect(self._load_dialog)
-        self.apply_button = QPushButton("Apply to layer")
-        self.apply_button.setToolTip("Denoise the selected image layer with the current model")
-        self.apply_button.clicked.connect(self.apply_model)
-        for button in (self.save_button, self.load_button, self.apply_button):
+        for button in (self.save_button, self.load_button):
             row.addWidget(button)
+        row.addStretch(1)
         lay.addLayout(row)
-        self.model_label = QLabel("No model yet")
-        self.model_label.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Scaling"))
+        self.scaling = QComboBox()
+        self.scaling.addItems(SCALINGS)
+        self.scaling.setToolTip(
+            "How the stack is scaled to the network's [0, 1] input: the training stack's "
+            "min / max (same units, e.g. CT in HU), this stack's own (other units), or auto: "
+            "this stack's own when its intensity range hardly overlaps the training stack's"
+        )
+        row.addWidget(self.scaling, 1)
+        self.apply_button = QPushButton("Apply to layer")
+        self.apply_button.setToolTip("Denoise the picked image layer with the current model")
+        self.apply_button.clicked.connect(self.apply_model)
+        row.addWidget(self.apply_button)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop applying the model after the current batch")
+        self.cancel_button.clicked.connect(self.cancel_apply)
+        row.addWidget(self.cancel_button)
+        lay.addLayout(row)
+        self.apply_progress = QProgressBar()
+        self.apply_progress.setFormat("applying %v/%m slices")
+        self.apply_progress.hide()
+        lay.addWidget(self.apply_progress)
+        self.model_label = wrapped_label("No model yet: train one, or load one.")
         lay.addWidget(self.model_label)
+        self.status_label = wrapped_label()
+        self.status_label.hide()
+        lay.addWidget(self.status_label)
+        state.events.model.connect(self._describe)
+        state.events.all.connect(self._update_buttons)
 
-    def set_bundle(self, bundle: ModelBundle, how: str) -> None:
-        """Make ``bundle`` the current model; ``how`` it came ("trained", "loaded from …")."""
-        self.bundle = bundle
-        self._describe(how)
-
-    def _describe(self, how: str) -> None:
-        bundle = self.bundle
+    # ------------------------------------------------------------------------------ model
+    def _describe(self, *args) -> None:
+        bundle = self.state.model
         if bundle is None:
-            self.model_label.setText("No model yet")
+            self.model_label.setText("No model yet: train one, or load one.")
             return
         th = "-" if bundle.threshold is None else f"{bundle.threshold:.4f}"
         steps = bundle.meta.get("steps")
@@ -79,18 +111,17 @@ class ModelPanel(Panel):
             f" ({steps} steps)" if steps else ""
         )
         self.model_label.setText(
-            f"Model {how}: {schedule}, U-Net {bundle.config.base_channels} ch, "
-            f"th {th}, trained on {bundle.meta.get('shape', '?')}"
+            f"Model {self.state.model_origin}: {schedule}, U-Net {bundle.config.base_channels} "
+            f"ch, th {th}, training stack {bundle.meta.get('shape', '?')}"
         )
-        self.changed.emit()
 
     def save_model(self, path: str | Path) -> Path | None:
         """Write the current model to ``path``; the written path, or None (error shown)."""
-        if self.bundle is None:
+        if self.state.model is None:
             show_error("No model to save: train or load one first")
             return None
         try:
-            written = save_model(self.bundle, path, overwrite=True)
+            written = save_model(self.state.model, path, overwrite=True)
         except Exception as exc:
             show_error(f"Saving the model failed: {exc}")
             return None
@@ -104,8 +135,9 @@ class ModelPanel(Panel):
         except Exception as exc:
             show_error(f"Loading the model failed: {exc}")
             return None
-        self.set_bundle(bundle, f"loaded from {Path(path).name}")
-        return self.bundle
+        self.state.model_origin = f"loaded from {Path(path).name}"
+        self.state.model = bundle
+        return bundle
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -119,38 +151,94 @@ class ModelPanel(Panel):
         if path:
             self.load_model(path)
 
+    # ------------------------------------------------------------------------------ apply
     def apply_model(self) -> None:
-        layer, axis = self.source.layer, self.source.axis
-        if self.bundle is None:
-            show_error("No model: train or load one first")
+        state = self.state
+        if state.model is None or not state.ready or self.worker is not None:
             return
-        if layer is None or axis is None:
-            show_error(NEED_LAYER)
-            return
-        worker = apply_worker(
-            self.bundle, layer.data, axis, self._device(), self._tta(), self._rician()
+        layer, axis = state.layer, state.axis
+        renormalize, why, warning = choose_scaling(
+            state.model, layer, axis, self.scaling.currentText()
         )
-        self._apply_source = layer
-        worker.returned.connect(self._on_applied)
+        if warning:
+            show_warning(f"NS-N2N: {warning}")
+        self.last_renormalized = renormalize
+        request = ApplyRequest(
+            layer.data,
+            axis=axis,
+            device=self.settings.device,
+            tta=self.settings.tta.isChecked(),
+            rician=self.settings.rician.isChecked(),
+            renormalize=renormalize,
+        )
+        self._control = RunControl()
+        worker = apply_worker(state.model, request, self._control)
+        self._apply_source, self.result_layer = layer, None
+        worker.yielded.connect(self._on_apply_event)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_apply_finished)
         self.worker = worker
-        self._status(f"Applying the model to '{layer.name}'…")
+        self.apply_progress.setValue(0)
+        self.apply_progress.show()
+        self._status(f"Applying the model to '{layer.name}', {why}…")
+        state.applying = True
         worker.start()
-        self.changed.emit()
 
-    def _on_applied(self, denoised: np.ndarray) -> None:
-        source, self._apply_source = self._apply_source, None
-        if self.closed or source is None:
+    def cancel_apply(self) -> None:
+        if self._control is not None and self.worker is not None:
+            self._control.stop()
+
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.status_label.setVisible(bool(text))
+
+    def _on_apply_event(self, event) -> None:
+        if self.closed:
             return
-        result = add_result_layer(self.viewer, source, denoised, f"{source.name} denoised (model)")
-        self._status(f"Model applied → '{result.name}'")
+        if isinstance(event, StageProgress):
+            self.apply_progress.setMaximum(event.total)
+            self.apply_progress.setValue(event.done)
+            self._activity.update(event.done, event.total)
+        elif isinstance(event, Finished):
+            source = self._apply_source
+            name = f"{source.name} denoised (model)"
+            self.result_layer = add_result_layer(self.viewer, source, event.denoised, name)
+            scaled = "own range" if self.last_renormalized else "training stack's scaling"
+            self._status(f"Model applied ({scaled}) → '{self.result_layer.name}'")
+
+    def _on_error(self, exc: Exception) -> None:
+        """Reported once; the panel says what failed."""
+        report_error(exc)
+        if not self.closed:
+            self._status(f"Applying the model failed: {exc}")
 
     def _on_apply_finished(self) -> None:
-        self.worker = None
-        self.changed.emit()
+        stopped = self._control is not None and self._control.stopped
+        self.worker, self._control, self._apply_source = None, None, None
+        self._activity.close()
+        if self.closed:
+            return
+        self.apply_progress.hide()
+        if stopped and self.result_layer is None:
+            self._status("Applying the model was cancelled.")
+        self.state.applying = False
 
-    def update_buttons(self, ready: bool) -> None:
-        has_model = self.bundle is not None
+    def _update_buttons(self, *args) -> None:
+        if self.closed:
+            return
+        state, has_model = self.state, self.state.model is not None
         self.save_button.setEnabled(has_model)
-        self.apply_button.setEnabled(has_model and ready and self.worker is None)
+        self.apply_button.setEnabled(has_model and state.ready and self.worker is None)
+        self.apply_button.setToolTip(
+            state.problem
+            or ("Denoise the picked image layer with the current model" if has_model else "")
+            or "Train or load a model first"
+        )
+        self.cancel_button.setEnabled(self.worker is not None)
+        self.scaling.setEnabled(self.worker is None)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self._control is not None:
+            self._control.stop()
+        self._activity.close()

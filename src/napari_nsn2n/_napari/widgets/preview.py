@@ -1,0 +1,64 @@
+"""The training preview: a layer over the input that shows the slice on screen denoised while
+the run goes on (the engine denoises the slice ``index`` names every N steps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import napari
+import numpy as np
+
+from ...events import Preview
+from ...stack import SliceLayout
+from ..workers import PreviewIndex
+from .common import PREVIEW_ROLE, placement, remove_layer
+
+PREVIEW_LAYER = "denoised (preview)"
+
+
+class PreviewLayer:
+    """The ``denoised (preview)`` layer of a run and the slice it follows."""
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = viewer
+        self.index = PreviewIndex(0)  # read by the worker thread
+        self.layer: Any = None
+        self._source: Any = None
+        self._layout: SliceLayout | None = None
+
+    def start(self, source: Any, axis: int) -> None:
+        """A run on ``source`` begins: a blank preview layer over it, following the view."""
+        self.drop()
+        self._source, self._layout = source, SliceLayout(tuple(source.data.shape), axis)
+        self.follow_view()
+        low = float(source.contrast_limits[0])
+        self.layer = self.viewer.add_image(
+            np.full(source.data.shape, low, dtype=np.float32),
+            name=PREVIEW_LAYER,
+            colormap=source.colormap.name,
+            contrast_limits=tuple(source.contrast_limits),
+            **placement(source, PREVIEW_ROLE),
+        )
+        self.viewer.layers.selection.active = source
+
+    def follow_view(self) -> None:
+        """Preview the slice on screen."""
+        if self._source is None or self._layout is None:
+            return
+        position = self._source.world_to_data(self.viewer.dims.point)
+        index, volume = self._layout.locate(position)
+        self.index.index = self._layout.slice_number(index, volume)
+
+    def show(self, event: Preview) -> bool:
+        """Write a denoised slice into the layer; False when the layer is gone."""
+        layer = self.layer
+        if layer is None or layer not in self.viewer.layers or self._layout is None:
+            return False
+        layer.data[self._layout.index_of(event.index)] = event.image
+        layer.refresh()
+        return True
+
+    def drop(self) -> None:
+        """Remove the preview layer (the run ended)."""
+        remove_layer(self.viewer, self.layer)
+        self.layer, self._source = None, None
