@@ -252,3 +252,22 @@ def test_lambda_rc_auto_is_reported_and_bad_weights_refused(tmp_path, nsn2n):
     for bad in ("-1", "often"):
         rejected = nsn2n("denoise", source, "-o", out, "--overwrite", "--lambda-rc", bad)
         assert rejected.returncode == 2 and "--lambda-rc" in rejected.stderr
+
+
+def test_residual_is_written_beside_each_output_and_is_what_was_removed(tmp_path, tif_stack, nsn2n):
+    out = tmp_path / "out.tif"
+    result = nsn2n("denoise", tif_stack, "-o", out, "--threshold", "0.05", "--residual", *FAST)
+    assert result.returncode == 0, result.stderr
+    residual = read_volume(tmp_path / "out_residual.tif")
+    source, denoised = read_volume(tif_stack), read_volume(out)
+    assert residual.data.dtype == np.float32
+    np.testing.assert_allclose(residual.spacing, source.spacing, rtol=1e-6)
+    expected = source.data.astype(np.float32) - denoised.data
+    np.testing.assert_allclose(residual.data, expected, atol=1e-3)
+    assert "residual:" in result.stderr
+    # the residual is an output like the others: never over an existing file
+    again = nsn2n("denoise", tif_stack, "-o", tmp_path / "b.tif", "--residual", *FAST)
+    assert again.returncode == 0
+    (tmp_path / "c.tif").touch()
+    clash = nsn2n("denoise", tif_stack, "-o", tmp_path / "c.tif", "--residual", *FAST)
+    assert clash.returncode != 0 and not (tmp_path / "c_residual.tif").exists()

@@ -214,6 +214,21 @@ def test_training_delivers_loss_preview_and_result(make_napari_viewer, qtbot):
     assert widget.model_panel.save_button.isEnabled()
 
 
+def test_residual_layer_shows_what_training_removed(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget, layer = _widget(viewer, qtbot, **FAST)
+    widget.settings_panel.residual.setChecked(True)
+    widget.training_panel.train_button.click()
+    _wait_idle(widget, qtbot)
+    residual, result = viewer.layers["noisy residual"], viewer.layers["noisy denoised"]
+    expected = np.asarray(layer.data, np.float32) - np.asarray(result.data, np.float32)
+    np.testing.assert_allclose(residual.data, expected, atol=1e-5)
+    assert tuple(residual.scale) == SCALE and not residual.visible
+    low, high = residual.contrast_limits
+    assert low == pytest.approx(-high) and high > 0
+    assert list(viewer.layers).index(result) > list(viewer.layers).index(residual)
+
+
 def test_min_steps_raises_the_epochs_of_a_short_stack(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     # 6 slices of 32 x 32: 5 pairs x 4 patches of 16 px, batch 1 -> 20 steps per epoch

@@ -148,6 +148,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--tta", action="store_true", help="average over 8 flips/rotations at inference"
     )
     den.add_argument(
+        "--residual",
+        action="store_true",
+        help="also write NAME_residual.SUFFIX beside each output: noisy - denoised (float32, the "
+        "input's units), what was removed; structure in it was smoothed away",
+    )
+    den.add_argument(
         "--rician",
         nargs="?",
         const="auto",
@@ -203,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     from .plan import check_plan, create_folders, inspect_inputs, plan_jobs
 
     if args.cluster is not None:
+        if args.residual:
+            raise options.UsageError("--residual is not available with --cluster")
         return cohort.run(args)
     report = args.outcome = Report()
     if args.model is not None and args.save_model is not None:
@@ -215,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     config = training_config(args)
-    jobs = plan_jobs(args.inputs, args.output, args.save_model)
+    jobs = plan_jobs(args.inputs, args.output, args.save_model, residual=args.residual)
     check_plan(jobs, args.overwrite)
     bundle = load_model(args.model) if args.model is not None else None
     depth = bundle.config.depth if bundle is not None else config.depth

@@ -41,7 +41,7 @@ def denoise_one(
     from ..io import write_volume
     from ..method.lowpass import LowpassSettings
     from ..models.bundle import save_model
-    from ..pipeline import ApplyRequest, RunRequest, apply
+    from ..pipeline import ApplyRequest, RunRequest, apply, residual
     from ..pipeline import run as run_pipeline
     from ..pipeline.progress import ProgressReporter
     from .plan import read_input
@@ -86,6 +86,11 @@ def denoise_one(
     write_volume(job.output, volume.with_data(finished.denoised), None, args.overwrite, OVERWRITE)
     report.written.append(str(job.output))
     print(f"denoised: {job.output}", file=sys.stderr)
+    if job.residual is not None:
+        removed = volume.with_data(residual(volume.data, finished.denoised))
+        write_volume(job.residual, removed, None, args.overwrite, OVERWRITE)
+        report.written.append(str(job.residual))
+        print(f"residual: {job.residual}", file=sys.stderr)
     if bundle is None and job.model is not None:
         save_model(finished.model, job.model, args.overwrite, OVERWRITE)
         report.written.append(str(job.model))

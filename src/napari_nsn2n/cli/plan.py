@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import NSN2NError, OutputError
 from ..io import Volume, check_output_path, check_outputs, read_volume
 from ..io.atomic import check_writable
-from ..io.registry import format_for, output_suffix
+from ..io.registry import format_for, output_name, output_suffix
 from ..io.volume import suffix_of
 from .options import UsageError
 
@@ -31,6 +31,7 @@ class Job:
     source: str
     output: Path
     model: Path | None = None
+    residual: Path | None = None  # noisy - denoised, with --residual
     folders: tuple[Path, ...] = ()  # the output / model folders a many-input run makes
     volume: Volume | None = field(default=None, repr=False)  # kept when read up front
     problem: str | None = None  # why it cannot be denoised (found up front)
@@ -60,6 +61,7 @@ def plan_jobs(
     inputs: Sequence[str],
     output: str | os.PathLike,
     save_model: str | os.PathLike | None = None,
+    residual: bool = False,
 ) -> list[Job]:
     """The jobs of ``nsn2n denoise INPUT... -o OUTPUT [--save-model MODEL]``.
 
@@ -93,7 +95,8 @@ def plan_jobs(
         model = None
         if model_path is not None:
             model = model_path / f"{stem}{MODEL_SUFFIX}" if model_folder else model_path
-        jobs.append(Job(source, target, model, folders))
+        beside = target.parent / output_name(target, "_residual") if residual else None
+        jobs.append(Job(source, target, model, beside, folders))
     return jobs
 
 
@@ -108,13 +111,20 @@ def check_plan(jobs: Sequence[Job], overwrite: bool = False) -> None:
     """Every collision (two results on one path, a result over an input) and every path that
     cannot be written, before any work; OutputError names them in one line."""
     sources = [job.source for job in jobs]
-    pairs = [(p, job.source) for job in jobs for p in (job.output, job.model) if p is not None]
+    pairs = [
+        (p, job.source)
+        for job in jobs
+        for p in (job.output, job.residual, job.model)
+        if p is not None
+    ]
     check_outputs(sources, [p for p, _ in pairs], [o for _, o in pairs])
     problems = [r for r in map(_cannot_create, folders_to_create(jobs)) if r]
     for job in jobs:
         try:
             later = job.output.parent in job.folders
             check_output_path(job.output, overwrite, OVERWRITE, folder_later=later)
+            if job.residual is not None:
+                check_output_path(job.residual, overwrite, OVERWRITE, folder_later=later)
             if job.model is not None:
                 later = job.model.parent in job.folders
                 check_writable(job.model, overwrite, OVERWRITE, folder_later=later)

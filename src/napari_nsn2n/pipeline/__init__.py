@@ -6,6 +6,7 @@ are their blocking forms."""
 from .apply import apply, apply_model
 from .lowpass import compute_differences, lowpass_events, mask_volume
 from .request import ApplyRequest, RunRequest
+from .residual import residual
 from .run import denoise, run
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "denoise",
     "lowpass_events",
     "mask_volume",
+    "residual",
     "run",
 ]

@@ -63,6 +63,25 @@ def add_result_layer(viewer: napari.Viewer, source: Any, data: np.ndarray, name:
     return result
 
 
+def add_residual_layer(viewer: napari.Viewer, source: Any, denoised: np.ndarray) -> Any:
+    """Add ``source - denoised`` (``pipeline.residual``: what was removed) beside ``source``,
+    grey on a range symmetric about 0, so that structure in it (a smoothed insert or edge)
+    stands out against the noise."""
+    from ...pipeline import residual
+
+    removed = residual(source.data, denoised)
+    step = max(1, removed.size // 1_000_000)
+    spread = float(np.percentile(np.abs(removed.reshape(-1)[::step]), 99.5)) or 1.0
+    layer = viewer.add_image(
+        removed,
+        colormap="gray",
+        contrast_limits=(-spread, spread),
+        **derived_layer_kwargs(source, f"{source.name} residual"),
+    )
+    layer.visible = False  # shown on demand: the denoised layer stays on top
+    return layer
+
+
 def remove_layer(viewer: napari.Viewer, layer: Any) -> None:
     """Remove ``layer`` from the viewer if it is (still) there."""
     if layer is not None and layer in viewer.layers:

@@ -28,7 +28,7 @@ from ...models import ModelBundle, load_model, save_model
 from ...pipeline import ApplyRequest
 from ..state import WidgetState
 from ..workers import apply_worker, report_error
-from .common import Activity, Panel, add_result_layer, wrapped_label
+from .common import Activity, Panel, add_residual_layer, add_result_layer, wrapped_label
 from .scaling import SCALINGS, choose_scaling
 from .training_settings import TrainSettingsPanel
 
@@ -54,6 +54,7 @@ class ModelPanel(Panel):
         self._apply_source: Any = None
         self._activity = Activity("NS-N2N: applying the model")
         self.result_layer: Any = None
+        self.residual_layer: Any = None
         self.last_renormalized: bool | None = None
 
         lay = QVBoxLayout(self)
@@ -202,6 +203,8 @@ class ModelPanel(Panel):
         elif isinstance(event, Finished):
             source = self._apply_source
             name = f"{source.name} denoised (model)"
+            if self.settings.residual.isChecked():
+                self.residual_layer = add_residual_layer(self.viewer, source, event.denoised)
             self.result_layer = add_result_layer(self.viewer, source, event.denoised, name)
             scaled = "own range" if self.last_renormalized else "training stack's scaling"
             self._status(f"Model applied ({scaled}) → '{self.result_layer.name}'")

@@ -25,7 +25,7 @@ from ...events import (
 from ...pipeline import RunRequest
 from ..state import WidgetState
 from ..workers import report_error, train_worker
-from .common import Activity, Panel, add_result_layer
+from .common import Activity, Panel, add_residual_layer, add_result_layer
 from .common import wrapped_label as _label
 from .loss_plot import LossPlot
 from .mask_panel import MaskPanel
@@ -59,6 +59,7 @@ class TrainingPanel(Panel):
         self.recoveries: list[Recovered] = []
         self.n_previews = 0
         self.result_layer: Any = None
+        self.residual_layer: Any = None
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -215,6 +216,8 @@ class TrainingPanel(Panel):
     def _on_result(self, event: Finished) -> None:
         self.last_finished = event
         source = self._run_layer
+        if self.settings.residual.isChecked():
+            self.residual_layer = add_residual_layer(self.viewer, source, event.denoised)
         result = add_result_layer(self.viewer, source, event.denoised, f"{source.name} denoised")
         self.result_layer = result
         self.preview.drop()

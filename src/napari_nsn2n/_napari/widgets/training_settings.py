@@ -130,6 +130,11 @@ class TrainSettingsPanel(QCollapsible):
             "becomes sigma*sqrt(pi/2)); invert that bias in the result, with sigma estimated "
             "from the stack (final result and 'Apply'; docs/method.md)"
         )
+        self.residual = QCheckBox("add a residual layer")
+        self.residual.setToolTip(
+            "With the result, add 'NAME residual': noisy - denoised, what was removed (hidden at "
+            "first). It should look like noise only; an insert or an edge in it was smoothed away"
+        )
         self.reset_button = QPushButton("Reset to preset")
         self.reset_button.setToolTip("Put every training value back to this machine's preset")
         self.reset_button.clicked.connect(self.reset)
@@ -151,6 +156,7 @@ class TrainSettingsPanel(QCollapsible):
             ("Preview every", self.preview_every),
             ("Test-time aug.", self.tta),
             ("Rician bias", self.rician),
+            ("Residual", self.residual),
             ("", self.reset_button),
         ):
             form.addRow(label, widget)
@@ -177,6 +183,7 @@ class TrainSettingsPanel(QCollapsible):
             Field(self.preview_every, "running", "preview_every"),
             Field(self.tta, "running", "tta"),
             Field(self.rician, "running", "rician"),
+            Field(self.residual, "running", "residual"),
         ]
 
     def reset(self) -> None:
