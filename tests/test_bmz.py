@@ -275,3 +275,48 @@ def test_without_the_bmz_extra_export_says_what_to_install(trained, tmp_path):
     assert result.returncode == 1
     assert "napari-nsn2n[bmz]" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "m.zip").exists()
+
+
+@pytest.mark.gui
+def test_widget_exports_and_loads_a_package_through_its_buttons(
+    trained, tmp_path, make_napari_viewer, qtbot, monkeypatch
+):
+    """Export… and Load… on a real viewer (the file dialogs answer with a path, as a user
+    would type it): the package is tested, written, loaded back and applies like the model."""
+    bioimageio_core()
+    from qtpy.QtWidgets import QFileDialog
+
+    from widget_support import isolated_preferences, open_widget
+
+    preferences = isolated_preferences(tmp_path, monkeypatch)
+    next(preferences)
+    stack, bundle, model_path = trained
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(stack, name="ct")
+    widget = open_widget(viewer)
+    models = widget.model_panel
+    assert not models.export_button.isEnabled()  # no model yet
+    models.load_model(model_path)
+    assert models.export_button.isEnabled()
+    target = tmp_path / "ct.zip"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    models.export_button.click()
+    qtbot.waitUntil(lambda: models.export_worker is None, timeout=180000)
+    assert models.last_export == target and target.is_file()
+    assert "exported and tested" in models.status_label.text()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
+    models.load_button.click()
+    assert "loaded from ct.zip" in models.model_label.text()
+    widget.input_panel.select_layer(layer)
+    models.apply_button.click()
+    qtbot.waitUntil(lambda: "ct denoised (model)" in viewer.layers, timeout=60000)
+    expected = apply_model(bundle, stack)
+    np.testing.assert_allclose(viewer.layers["ct denoised (model)"].data, expected, atol=1e-3)
+    # a zip from another tool: one message, the current model kept
+    foreign = tmp_path / "foreign.zip"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("rdf.yaml", "type: model\nformat_version: 0.5.4\n")
+    current = widget.state.model
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(foreign), ""))
+    models.load_button.click()
+    assert widget.state.model is current

@@ -111,3 +111,12 @@ def apply_worker(bundle: ModelBundle, request: ApplyRequest, control: RunControl
         yield from events
     finally:
         events.close()
+
+
+@thread_worker(ignore_errors=True)
+def export_worker(bundle: ModelBundle, path, info):
+    """Write ``bundle`` as a bioimage.io package (``models.export_bioimageio``: TorchScript,
+    test tensors and bioimageio.core's model test take seconds); returns the written path."""
+    from ..models import export_bioimageio
+
+    return export_bioimageio(bundle, path, info, overwrite=True)

@@ -27,18 +27,29 @@ from ...events import Finished, StageProgress
 from ...models import ModelBundle, load_model, save_model
 from ...pipeline import ApplyRequest
 from ..state import WidgetState
-from ..workers import apply_worker, report_error
+from ..workers import apply_worker, export_worker, report_error
 from .common import Activity, Panel, add_residual_layer, add_result_layer, wrapped_label
 from .scaling import SCALINGS, choose_scaling
 from .training_settings import TrainSettingsPanel
 
 MODEL_FILTER = "NS-N2N model (*.pt)"
+LOAD_FILTER = "NS-N2N model or bioimage.io package (*.pt *.zip)"
+PACKAGE_FILTER = "bioimage.io model package (*.zip)"
+
+
+def bmz_available() -> bool:
+    """bioimageio.core (the ``[bmz]`` extra) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("bioimageio") is not None and (
+        importlib.util.find_spec("bioimageio.core") is not None
+    )
 
 
 class ModelPanel(Panel):
     """Holds the current model (``state.model``, trained or loaded), saves / loads it, and
-    denoises the picked layer with it in an ``apply_worker`` (``"<layer> denoised (model)"``).
-    Room is left in the button row for an export to other tools."""
+    denoises the picked layer with it in an ``apply_worker`` (``"<layer> denoised (model)"``),
+    and exports it as a bioimage.io package (``export_worker``; needs the ``[bmz]`` extra)."""
 
     def __init__(
         self,
@@ -63,9 +74,16 @@ class ModelPanel(Panel):
         self.save_button.setToolTip("Save the current model (weights, settings, normalisation)")
         self.save_button.clicked.connect(self._save_dialog)
         self.load_button = QPushButton("Load…")
-        self.load_button.setToolTip("Load a model saved by this plugin or by nsn2n")
+        self.load_button.setToolTip(
+            "Load a model saved by this plugin or by nsn2n (.pt), or a bioimage.io package "
+            "(.zip) exported by napari-nsn2n"
+        )
         self.load_button.clicked.connect(self._load_dialog)
-        for button in (self.save_button, self.load_button):
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.export_worker = None
+        self.last_export: Path | None = None
+        for button in (self.save_button, self.load_button, self.export_button):
             row.addWidget(button)
         row.addStretch(1)
         lay.addLayout(row)
@@ -148,9 +166,51 @@ class ModelPanel(Panel):
             self.save_model(path)
 
     def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load NS-N2N model", "", MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Load NS-N2N model", "", LOAD_FILTER)
         if path:
             self.load_model(path)
+
+    # ------------------------------------------------------------------------------ export
+    def export_package(self, path: str | Path) -> None:
+        """Export the current model as a bioimage.io package at ``path`` in a worker thread;
+        the package is written only after bioimageio.core's model test passed on it."""
+        if self.state.model is None or self.export_worker is not None:
+            return
+        from ...models import PackageInfo
+
+        layer = self.state.layer
+        info = PackageInfo(name=f"NS-N2N denoiser for {layer.name}" if layer is not None else None)
+        worker = export_worker(self.state.model, Path(path), info)
+        worker.returned.connect(self._on_exported)
+        worker.errored.connect(self._on_export_error)
+        worker.finished.connect(self._on_export_finished)
+        self.export_worker, self.last_export = worker, None
+        self._status(f"Exporting and testing the package {Path(path).name}…")
+        self._update_buttons()
+        worker.start()
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export bioimage.io package", "nsn2n-model.zip", PACKAGE_FILTER
+        )
+        if path:
+            self.export_package(path if path.lower().endswith(".zip") else f"{path}.zip")
+
+    def _on_exported(self, path: Path) -> None:
+        self.last_export = path
+        if not self.closed:
+            self._status(f"Package exported and tested: {path}")
+        show_info(f"bioimage.io package written to {path}")
+
+    def _on_export_error(self, exc: Exception) -> None:
+        report_error(exc)
+        if not self.closed:
+            self._status(f"Export failed, nothing written: {exc}")
+
+    def _on_export_finished(self) -> None:
+        self.export_worker = None
+        if not self.closed:
+            self._update_buttons()
 
     # ------------------------------------------------------------------------------ apply
     def apply_model(self) -> None:
@@ -231,6 +291,14 @@ class ModelPanel(Panel):
             return
         state, has_model = self.state, self.state.model is not None
         self.save_button.setEnabled(has_model)
+        can_export = bmz_available()
+        self.export_button.setEnabled(has_model and can_export and self.export_worker is None)
+        self.export_button.setToolTip(
+            "Export the current model as a bioimage.io package (.zip) for deepImageJ, ilastik, "
+            "bioimageio.core…; tested with bioimageio.core before it is written"
+            if can_export
+            else "Needs the bioimage.io extra: pip install 'napari-nsn2n[bmz]'"
+        )
         self.apply_button.setEnabled(has_model and state.ready and self.worker is None)
         self.apply_button.setToolTip(
             state.problem
