@@ -108,17 +108,19 @@ def screenshots(min_steps: int) -> None:
     viewer.close()
 
 
-def _grey(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``image`` in [0, 1] on the 1-99 % window of ``reference`` (the clean slice), as RGB."""
-    lo, hi = np.percentile(reference, (1, 99))
+def _grey(image: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """``image`` in [0, 1] on ``window`` (low, high), as RGB."""
+    lo, hi = window
     grey = np.clip((np.asarray(image, dtype=np.float32) - lo) / max(hi - lo, 1e-12), 0, 1)
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
 def modalities(min_steps: int, slices: int) -> None:
     """noisy | denoised | W mask of the centre of the middle slice of each sample (one row per
-    modality, on the clean slice's 1-99 % window), after a run of ``min_steps`` steps each."""
+    modality; CT on the soft-tissue window, the others on the clean slice's 1-99 % range), after a
+    run of ``min_steps`` steps each."""
     from napari_nsn2n.config import TrainConfig
+    from napari_nsn2n.display import CT_WINDOW
     from napari_nsn2n.method.masks import matched
     from napari_nsn2n.pipeline import compute_differences, denoise
     from napari_nsn2n.samples import SAMPLE_SHAPES, SAMPLES
@@ -138,11 +140,12 @@ def modalities(min_steps: int, slices: int) -> None:
         h, w = sample.clean.shape[1:]
         crop = (slice(h // 4, 3 * h // 4), slice(w // 4, 3 * w // 4))  # the centre, magnified
         clean = np.asarray(sample.clean[index], dtype=np.float32)[crop]
-        noisy = _grey(np.asarray(sample.noisy[index])[crop], clean)
+        window = CT_WINDOW if key == "ct" else tuple(np.percentile(clean, (1, 99)))
+        noisy = _grey(np.asarray(sample.noisy[index])[crop], window)
         unmatched = ~matched(differences.differences[index][crop], model.threshold)
         overlay = noisy.copy()
         overlay[unmatched] = 0.35 * overlay[unmatched] + 0.65 * np.array([1.0, 0.1, 0.85])
-        images = [noisy, _grey(np.asarray(denoised[index])[crop], clean), overlay]
+        images = [noisy, _grey(np.asarray(denoised[index])[crop], window), overlay]
         rows.append((titles[key], images, model.threshold))
         print(
             f"{key}: {shape}, th {model.threshold:.4f}, {time.perf_counter() - t0:.0f} s",
