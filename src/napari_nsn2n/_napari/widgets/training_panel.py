@@ -218,7 +218,10 @@ class TrainingPanel(Panel):
         source = self._run_layer
         if self.settings.residual.isChecked():
             self.residual_layer = add_residual_layer(self.viewer, source, event.denoised)
-        result = add_result_layer(self.viewer, source, event.denoised, f"{source.name} denoised")
+        name = f"{source.name} denoised"
+        result = self.preview.become_result(event.denoised, name)
+        if result is None:
+            result = add_result_layer(self.viewer, source, event.denoised, name)
         self.result_layer = result
         self.preview.drop()
         self.masks.hide_mask()
