@@ -80,7 +80,6 @@ def _names_a_file(output: Path) -> bool:
 def run_cohort(args: argparse.Namespace, client: Any) -> int:
     from ..distributed import denoise_many
     from ..models.bundle import load_model
-    from .denoise import training_config
 
     args.output.mkdir(parents=True, exist_ok=True)
     events = denoise_many(
@@ -88,7 +87,7 @@ def run_cohort(args: argparse.Namespace, client: Any) -> int:
         args.output,
         client,
         threshold=args.threshold,
-        config=partial(training_config, args),  # made on the worker: "auto" sees its device
+        config=partial(options.training_config, args),  # made on the worker: "auto" sees its device
         overwrite=args.overwrite,
         report=args.report,
         axis=args.axis,
@@ -172,7 +171,6 @@ def run_blocks(args: argparse.Namespace, client: Any) -> int:
     from ..pipeline import RunRequest
     from ..pipeline import run as run_pipeline
     from ..pipeline.progress import ProgressReporter
-    from .denoise import training_config
 
     source = args.inputs[0]
     check_output_path(args.output, args.overwrite)
@@ -184,7 +182,7 @@ def run_blocks(args: argparse.Namespace, client: Any) -> int:
         request = RunRequest(
             volume.data,
             threshold=args.threshold,
-            config=training_config(args),
+            config=options.training_config(args),
             axis=args.axis,
             axes=volume.axes,
             lowpass=LowpassSettings(stabilize=args.stabilize),

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from .. import tuned
-from ..config import LR_SCHEDULES, TrainConfig
+from ..config import LR_SCHEDULES
 from ..errors import NSN2NError
 from . import cohort, options
 
@@ -177,29 +176,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cohort.add_options(den)
 
 
-def training_config(args: argparse.Namespace) -> TrainConfig:
-    """The TrainConfig the options ask for: the preset, then each option given (the options are
-    checked by argparse, so what TrainConfig refuses here is a combination)."""
-    overrides = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.lr,
-        "lr_schedule": args.lr_schedule,
-        "lambda_rc": args.lambda_rc,
-        "lambda_ic": args.lambda_ic,
-        "num_threads": args.threads,
-    }
-    config = TrainConfig.preset(args.preset, device=args.device)
-    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    if args.patch_size is not None:
-        config = replace(config, patch_size=args.patch_size or None)
-    if args.min_steps is not None:
-        config = replace(config, min_steps=args.min_steps or None)
-    elif args.epochs is not None:  # explicit epochs are trained as asked
-        config = replace(config, min_steps=None)
-    return replace(config, seed=args.seed, device=args.device, use_mask=not args.no_mask)
-
-
 def run(args: argparse.Namespace) -> int:
     from ..device import select_device, set_torch_threads
     from ..models.bundle import load_model
@@ -222,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
             f"nsn2n: --threads {args.threads}: using {threads}, the cores available",
             file=sys.stderr,
         )
-    config = training_config(args)
+    config = options.training_config(args)
     jobs = plan_jobs(args.inputs, args.output, args.save_model, residual=args.residual)
     check_plan(jobs, args.overwrite)
     bundle = load_model(args.model) if args.model is not None else None

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
-from ..config import DEVICE_PATTERN, SEED_LIMIT
+from ..config import DEVICE_PATTERN, SEED_LIMIT, TrainConfig
 from ..errors import InvalidSettingError
 from ..method.noise_model import STABILIZE_MODES
 
@@ -151,3 +152,26 @@ def add_stabilize(parser: argparse.ArgumentParser) -> None:
         help="variance-stabilise signal-dependent (Poisson-Gaussian) noise before the LPF that "
         "makes the masks: auto = when the fitted noise grows with the signal (default)",
     )
+
+
+def training_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the options ask for: the preset, then each option given (the options are
+    checked by argparse, so what TrainConfig refuses here is a combination)."""
+    overrides = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "lr_schedule": args.lr_schedule,
+        "lambda_rc": args.lambda_rc,
+        "lambda_ic": args.lambda_ic,
+        "num_threads": args.threads,
+    }
+    config = TrainConfig.preset(args.preset, device=args.device)
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if args.patch_size is not None:
+        config = replace(config, patch_size=args.patch_size or None)
+    if args.min_steps is not None:
+        config = replace(config, min_steps=args.min_steps or None)
+    elif args.epochs is not None:  # explicit epochs are trained as asked
+        config = replace(config, min_steps=None)
+    return replace(config, seed=args.seed, device=args.device, use_mask=not args.no_mask)
