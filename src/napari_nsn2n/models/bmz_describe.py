@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..method import unet
 from ..tuned import PACKAGE_TOLERANCE
 from .bundle import MODEL_FORMAT, MODEL_VERSION, ModelBundle

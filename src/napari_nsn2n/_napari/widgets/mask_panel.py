@@ -1,7 +1,9 @@
 """The mask panel: compute and cache the LPF differences, then show W_i live as th moves.
 
 The threshold belongs to the stack: each layer keeps the th chosen for it, a sample opens at its
-suggested th, and a stack without a choice gets "Suggest" as soon as its LPF is done.
+suggested th, and a stack without a choice gets "Suggest" as soon as its LPF is done. (Just over
+300 lines: the LPF run and the live mask are in ``lowpass_run`` and ``mask_display``; what is left
+is the panel's own controls.)
 """
 
 from __future__ import annotations

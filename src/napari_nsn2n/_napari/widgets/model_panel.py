@@ -1,7 +1,8 @@
 """The model panel: save / load the current model and apply it to a layer, with progress, cancel
 and the choice of intensity scaling.
 
-How a stack is scaled for the model: ``scaling.choose_scaling``.
+How a stack is scaled for the model: ``scaling.choose_scaling``; the package itself:
+``models.export_bioimageio``. (Just over 300 lines: four buttons that share the current model.)
 """
 
 from __future__ import annotations
