@@ -181,6 +181,21 @@ def test_axes_without_metadata_are_the_same_default_for_every_format(tmp_path):
     assert named.axes == "ZCYX" and named.axes_known
 
 
+def test_unnamed_axes_reach_the_engine_as_unnamed(tmp_path):
+    """Every per-volume interface (nsn2n denoise, a cohort's worker) runs through volume_events:
+    a letter axis on a file without axis names is refused there, not looked up in the default."""
+    from napari_nsn2n.errors import InvalidStackError
+    from napari_nsn2n.pipeline.volume import volume_events
+
+    four = np.random.default_rng(1).random((2, 3, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "four.npy", four)
+    volume = read_volume(tmp_path / "four.npy")
+    assert volume.axes == "TZYX" and volume.named_axes is None  # "z" would be axis 1 there
+    options = dict(threshold=0.01, device="cpu", tta=False, cast_output=False, rician=False)
+    with pytest.raises(InvalidStackError, match="its axes have no names"):
+        next(volume_events(volume, None, config=None, axis="z", stabilize="auto", **options))
+
+
 def test_reader_options_only_where_the_format_has_them(tmp_path):
     np.save(tmp_path / "a.npy", STACK)
     with pytest.raises(FileFormatError, match="series applies to dicom, tiff files, not npy"):

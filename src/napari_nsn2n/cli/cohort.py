@@ -184,7 +184,7 @@ def run_blocks(args: argparse.Namespace, client: Any) -> int:
             threshold=args.threshold,
             config=options.training_config(args),
             axis=args.axis,
-            axes=volume.axes,
+            axes=volume.named_axes,
             lowpass=LowpassSettings(stabilize=args.stabilize),
             infer=False,  # the cluster denoises it
         )

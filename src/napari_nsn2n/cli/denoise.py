@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     depth = bundle.config.depth if bundle is not None else config.depth
 
     def check(volume) -> None:
-        axes = volume.axes if volume.axes_known else None
+        axes = volume.named_axes
         shape = volume.data.shape
         slice_axis = check_stack(volume.data, args.axis, axes)
         plane = tuple(n for a, n in enumerate(shape) if a != slice_axis)[-2:]

@@ -39,11 +39,10 @@ def denoise_one(
 ) -> None:
     """Train on (or apply ``bundle`` to) one input, then write the volume and the model."""
     from ..io import write_volume
-    from ..method.lowpass import LowpassSettings
     from ..models.bundle import save_model
-    from ..pipeline import ApplyRequest, RunRequest, apply, residual
-    from ..pipeline import run as run_pipeline
+    from ..pipeline import residual
     from ..pipeline.progress import ProgressReporter
+    from ..pipeline.volume import volume_events
     from .plan import read_input
 
     volume = job.volume or read_input(job.source, read_options, args.axes)
@@ -51,32 +50,19 @@ def denoise_one(
     label = Path(job.source.rstrip("/")).name
     for note in volume.notes:
         print(f"{label}: note: {note}", file=sys.stderr)
-    axes = volume.axes if volume.axes_known else None
     reporter = ProgressReporter(label, quiet=args.quiet)
-    if bundle is not None:
-        request = ApplyRequest(
-            volume.data,
-            axis=args.axis,
-            axes=axes,
-            device=args.device,
-            tta=args.tta,
-            cast_output=args.keep_dtype,
-            rician=args.rician,
-        )
-        events = apply(bundle, request)
-    else:
-        request = RunRequest(
-            volume.data,
-            threshold=args.threshold,
-            config=config,
-            axis=args.axis,
-            axes=axes,
-            lowpass=LowpassSettings(stabilize=args.stabilize),
-            tta=args.tta,
-            cast_output=args.keep_dtype,
-            rician=args.rician,
-        )
-        events = run_pipeline(request)
+    events = volume_events(
+        volume,
+        bundle,
+        config=config,
+        threshold=args.threshold,
+        axis=args.axis,
+        device=args.device,
+        tta=args.tta,
+        cast_output=args.keep_dtype,
+        rician=args.rician,
+        stabilize=args.stabilize,
+    )
     finished = reporter.follow(events)
     if finished is None:
         raise NSN2NError(f"{job.source}: the run ended without a result")

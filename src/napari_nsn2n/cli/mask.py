@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     for note in volume.notes:
         print(f"{args.input.name}: note: {note}", file=sys.stderr)
     settings = LowpassSettings(stabilize=args.stabilize)
-    axes = volume.axes if volume.axes_known else None
+    axes = volume.named_axes
     differences = compute_differences(volume.data, args.axis, axes, settings)
     # "auto" suggests th for a run of the default preset (as `nsn2n denoise` would train)
     threshold = differences.resolve_threshold(args.threshold, TrainConfig.preset("auto"))

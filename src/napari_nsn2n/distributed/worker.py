@@ -128,42 +128,32 @@ def _denoise(job: VolumeJob, worker: Any, report: _Reporter) -> tuple[Finished, 
 
     from ..device import select_device
     from ..io import check_output_path, read_volume, write_volume
-    from ..method.lowpass import LowpassSettings
-    from ..pipeline import ApplyRequest, RunRequest, apply, run
+    from ..pipeline.volume import volume_events
 
     check_output_path(job.output, job.overwrite)
     volume = read_volume(job.input, mmap=True)
     device = worker_device(job.device, worker)
     threads = torch_threads(worker, str(select_device(device)))
+    config = None
     if job.model is not None:
         if threads:
             torch.set_num_threads(threads)
-        request = ApplyRequest(
-            volume.data,
-            axis=job.axis,
-            axes=volume.axes,
-            device=device,
-            tta=job.tta,
-            cast_output=job.keep_dtype,
-            rician=job.rician,
-        )
-        events = apply(job.model, request)
     else:
         config = job.config() if callable(job.config) else job.config
         config = config or TrainConfig.preset("auto", device=device)
         config = replace(config, device=device, num_threads=config.num_threads or threads)
-        request = RunRequest(
-            volume.data,
-            threshold=job.threshold,
-            config=config,
-            axis=job.axis,
-            axes=volume.axes,
-            lowpass=LowpassSettings(stabilize=job.stabilize),
-            tta=job.tta,
-            cast_output=job.keep_dtype,
-            rician=job.rician,
-        )
-        events = run(request)
+    events = volume_events(
+        volume,
+        job.model,
+        config=config,
+        threshold=job.threshold,
+        axis=job.axis,
+        device=device,
+        tta=job.tta,
+        cast_output=job.keep_dtype,
+        rician=job.rician,
+        stabilize=job.stabilize,
+    )
     finished, used = None, str(select_device(device))
     for event in events:
         report.follow(event)

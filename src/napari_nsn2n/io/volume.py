@@ -55,6 +55,12 @@ class Volume:
                 raise ValueError(f"spacing {self.spacing} does not match {self.data.ndim} dims")
             self.spacing = tuple(float(s) for s in self.spacing)
 
+    @property
+    def named_axes(self) -> str | None:
+        """``axes`` where the file names them, else None (what the engine takes as ``axes``:
+        without names a letter such as ``--axis z`` is refused and the RGB guess applies)."""
+        return self.axes if self.axes_known else None
+
     def with_data(self, data: np.ndarray) -> Volume:
         """The same volume (axes, spacing, affine, metadata) holding ``data`` (same shape)."""
         if np.ndim(data) != self.data.ndim:
