@@ -14,6 +14,8 @@ description, no GitHub user names), and only a package that passes is moved to i
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterator
@@ -99,6 +101,16 @@ def _test_and_write(spec: Any, core: Any, descr: Any, path: Path) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@functools.cache
+def bioimageio_available() -> bool:
+    """bioimageio.spec and bioimageio.core (the ``[bmz]`` extra) can be imported; looked up
+    once, without importing them."""
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("bioimageio", "bioimageio.spec", "bioimageio.core")
+    )
 
 
 def _bioimageio():

@@ -14,6 +14,7 @@ from napari.utils import progress
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QGroupBox, QLabel, QWidget
 
+from ...display import display_range
 from ..layers import derived_layer_kwargs
 from ..state import WidgetState
 
@@ -70,8 +71,8 @@ def add_residual_layer(viewer: napari.Viewer, source: Any, denoised: np.ndarray)
     from ...pipeline import residual
 
     removed = residual(source.data, denoised)
-    step = max(1, removed.size // 1_000_000)
-    spread = float(np.percentile(np.abs(removed.reshape(-1)[::step]), 99.5)) or 1.0
+    found = display_range(removed)  # the 0.5-99.5 percentiles of a strided sample
+    spread = max(abs(found[0]), abs(found[1])) if found is not None else 1.0
     layer = viewer.add_image(
         removed,
         colormap="gray",

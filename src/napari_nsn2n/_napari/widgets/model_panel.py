@@ -25,7 +25,13 @@ from qtpy.QtWidgets import (
 
 from ...control import RunControl
 from ...events import Finished, StageProgress
-from ...models import ModelBundle, load_model, save_model
+from ...models import (
+    INSTALL_HINT,
+    ModelBundle,
+    bioimageio_available,
+    load_model,
+    save_model,
+)
 from ...pipeline import ApplyRequest
 from ..state import WidgetState
 from ..workers import apply_worker, export_worker, report_error
@@ -36,15 +42,6 @@ from .training_settings import TrainSettingsPanel
 MODEL_FILTER = "NS-N2N model (*.pt)"
 LOAD_FILTER = "NS-N2N model or bioimage.io package (*.pt *.zip)"
 PACKAGE_FILTER = "bioimage.io model package (*.zip)"
-
-
-def bmz_available() -> bool:
-    """bioimageio.core (the ``[bmz]`` extra) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("bioimageio") is not None and (
-        importlib.util.find_spec("bioimageio.core") is not None
-    )
 
 
 class ModelPanel(Panel):
@@ -292,13 +289,13 @@ class ModelPanel(Panel):
             return
         state, has_model = self.state, self.state.model is not None
         self.save_button.setEnabled(has_model)
-        can_export = bmz_available()
+        can_export = bioimageio_available()
         self.export_button.setEnabled(has_model and can_export and self.export_worker is None)
         self.export_button.setToolTip(
             "Export the current model as a bioimage.io package (.zip) for deepImageJ, ilastik, "
             "bioimageio.core…; tested with bioimageio.core before it is written"
             if can_export
-            else "Needs the bioimage.io extra: pip install 'napari-nsn2n[bmz]'"
+            else f"Needs the bioimage.io extra: {INSTALL_HINT}"
         )
         self.apply_button.setEnabled(has_model and state.ready and self.worker is None)
         self.apply_button.setToolTip(
