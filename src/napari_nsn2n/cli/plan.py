@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import NSN2NError, OutputError
 from ..io import Volume, check_output_path, check_outputs, read_volume
 from ..io.atomic import check_writable
-from ..io.registry import format_for, output_name, output_suffix
+from ..io.registry import is_plain_folder, output_name, output_stem
 from ..io.volume import suffix_of
 from .options import UsageError
 
@@ -37,24 +37,10 @@ class Job:
     problem: str | None = None  # why it cannot be denoised (found up front)
 
 
-def stem_of(source: str) -> str:
-    """The name of an input without its format suffix (a DICOM folder: its whole name; an
-    OME-Zarr folder loses its suffix)."""
-    path = Path(source.rstrip("/\\"))
-    own = suffix_of(path)
-    return path.name[: -len(own)] if own and not _plain_folder(path) else path.name
-
-
-def _plain_folder(path: Path) -> bool:
-    """A folder that is not itself a file of a folder format (OME-Zarr)."""
-    fmt = format_for(path)
-    return path.is_dir() and not (fmt is not None and fmt.folder)
-
-
 def is_folder_name(path: Path, typed: str) -> bool:
     """``path`` means a folder of outputs: it is one (not an OME-Zarr), or it was typed with a
     trailing slash."""
-    return _plain_folder(path) or typed.endswith(("/", os.sep))
+    return is_plain_folder(path) or typed.endswith(("/", os.sep))
 
 
 def plan_jobs(
@@ -90,8 +76,8 @@ def plan_jobs(
     folders = tuple(f for f, made in ((out, many), (model_path, model_folder)) if made)
     jobs = []
     for source in inputs:
-        stem = stem_of(source)
-        target = out / f"{stem}_denoised{output_suffix(source)}" if many else out
+        stem = output_stem(source)
+        target = out / output_name(source) if many else out
         model = None
         if model_path is not None:
             model = model_path / f"{stem}{MODEL_SUFFIX}" if model_folder else model_path

@@ -147,12 +147,21 @@ def output_suffix(source: str | os.PathLike) -> str:
     return FORMATS[0].suffixes[0]
 
 
-def output_name(source: str | os.PathLike, tag: str = "_denoised") -> str:
-    """The file name of a result derived from ``source``: ``<stem><tag><suffix>`` (a DICOM
-    folder keeps its whole name as the stem; an OME-Zarr folder loses its suffix)."""
-    path = Path(str(source).rstrip("/"))
-    own = suffix_of(path)
+def is_plain_folder(path: Path) -> bool:
+    """A folder that is not itself a file of a folder format (an OME-Zarr is one file)."""
     fmt = format_for(path)
-    named = bool(own) and (not path.is_dir() or (fmt is not None and fmt.folder))
-    stem = path.name[: -len(own)] if named else path.name
-    return f"{stem}{tag}{output_suffix(path)}"
+    return path.is_dir() and not (fmt is not None and fmt.folder)
+
+
+def output_stem(source: str | os.PathLike) -> str:
+    """The name of ``source`` without its format suffix (a DICOM folder keeps its whole name; an
+    OME-Zarr folder loses its suffix)."""
+    path = Path(str(source).rstrip("/\\"))
+    own = suffix_of(path)
+    return path.name[: -len(own)] if own and not is_plain_folder(path) else path.name
+
+
+def output_name(source: str | os.PathLike, tag: str = "_denoised") -> str:
+    """The file name of a result derived from ``source``: ``<stem><tag><suffix>``
+    (``output_stem``, ``output_suffix``)."""
+    return f"{output_stem(source)}{tag}{output_suffix(Path(str(source).rstrip('/')))}"
