@@ -227,6 +227,7 @@ def test_residual_layer_shows_what_training_removed(make_napari_viewer, qtbot):
     low, high = residual.contrast_limits
     assert low == pytest.approx(-high) and high > 0
     assert list(viewer.layers).index(result) > list(viewer.layers).index(residual)
+    assert viewer.layers.selection.active is result  # the result is the layer in hand
 
 
 def test_min_steps_raises_the_epochs_of_a_short_stack(make_napari_viewer, qtbot):

@@ -77,6 +77,7 @@ class PreviewLayer:
         layer.name = name
         layers = self.viewer.layers
         layers.move(layers.index(layer), len(layers))
+        layers.selection.active = layer  # selected, as a newly added layer would be
         self.layer, self._source = None, None
         return layer
 
