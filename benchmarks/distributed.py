@@ -5,6 +5,13 @@ docs/scaling.md).
     python benchmarks/distributed.py --part cohort --volumes 8
     python benchmarks/distributed.py --part blocks --slices 1024 --size 512
     python benchmarks/distributed.py --part ngff        # ome-zarr vs ngff-zarr (both installed)
+    sudo python benchmarks/distributed.py --part blocks --slices 4096 --memory-limit 3   # see below
+
+``--memory-limit GIB`` runs the blocks part (client, scheduler and workers) inside a Linux memory
+cgroup of that size, made smaller than the stack: a stack larger than the memory the run may use,
+on a machine whose own RAM would take hours to outgrow at these rates. The input is written
+before the limit applies, and a child process that reads the whole stack is run inside the limit
+first to show that the limit holds (the kernel kills it). Needs root (it writes /sys/fs/cgroup).
 
 Workers are LocalCluster processes with one thread each (one torch thread). "peak RSS" is the
 largest resident set a worker process reached (VmHWM), torch and the model included.
@@ -41,6 +48,34 @@ def _peak_rss_mib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _enter_memory_cgroup(gib: float) -> Path:
+    """Move this process (and so every process it starts) into a new memory cgroup of ``gib``
+    GiB: cgroup v2 (memory.max) or v1 (memory.limit_in_bytes); no swap is used either way."""
+    limit = str(int(gib * 2**30))
+    unified = Path("/sys/fs/cgroup/cgroup.controllers")
+    if unified.exists() and "memory" in unified.read_text():
+        group = Path(f"/sys/fs/cgroup/nsn2n-bench-{os.getpid()}")
+        group.mkdir()
+        (group / "memory.max").write_text(limit)
+        (group / "memory.swap.max").write_text("0")
+    else:
+        group = Path(f"/sys/fs/cgroup/memory/nsn2n-bench-{os.getpid()}")
+        group.mkdir()
+        (group / "memory.limit_in_bytes").write_text(limit)
+    (group / "cgroup.procs").write_text(str(os.getpid()))
+    return group
+
+
+def _whole_stack_read_is_killed(source: Path) -> int:
+    """Read the whole stack into memory in a child process (inside the cgroup); its exit code
+    (-9: killed by the kernel for exceeding the limit)."""
+    code = (
+        "import numpy as np; from napari_nsn2n.io import read_volume; "
+        f"a = np.asarray(read_volume({str(source)!r}).data); print(a.nbytes)"
+    )
+    return subprocess.run([sys.executable, "-c", code], check=False).returncode
 
 
 def _cluster(workers: int):
@@ -124,11 +159,25 @@ def blocks(args: argparse.Namespace) -> dict:
         _make_stack(source, args.slices, args.size)
         print(f"input {source}: made in {time.perf_counter() - started:.0f} s")
     gib = args.slices * args.size * args.size * 4 / 2**30
+    rows: dict = {"stack": [args.slices, args.size, args.size], "stack_gib": round(gib, 2)}
+    if args.memory_limit:
+        if args.memory_limit >= gib:
+            raise SystemExit(
+                f"--memory-limit {args.memory_limit} GiB is not below the stack's {gib:.2f} GiB"
+            )
+        group = _enter_memory_cgroup(args.memory_limit)
+        code = _whole_stack_read_is_killed(source)
+        print(
+            f"memory cgroup {group} of {args.memory_limit} GiB; whole-stack read there: rc {code}"
+        )
+        if code != -9:
+            raise SystemExit("the memory limit did not stop a whole-stack read: not a valid run")
+        rows["memory_limit_gib"] = args.memory_limit
+        rows["whole_stack_read_rc"] = code
     crop = np.asarray(read_volume(source).data[:16, :128, :128])  # training is not measured
     config = TrainConfig.preset("fast", epochs=1, min_steps=None, num_threads=1)
     _, bundle = denoise(crop, threshold=0.01, config=config, return_model=True)
-    rows: dict = {"stack": [args.slices, args.size, args.size], "stack_gib": round(gib, 2)}
-    for workers in (1, 2):
+    for workers in args.workers:
         out = folder / f"out{workers}.ome.zarr"
         shutil.rmtree(out, ignore_errors=True)
         cluster, client = _cluster(workers)
@@ -151,6 +200,18 @@ def blocks(args: argparse.Namespace) -> dict:
         )
     rows["client_peak_rss_mib"] = round(_peak_rss_mib(), 1)
     print(f"client (this process) peak RSS {rows['client_peak_rss_mib']} MiB")
+    if args.memory_limit:
+        peak = next(
+            (
+                group / n
+                for n in ("memory.peak", "memory.max_usage_in_bytes")
+                if (group / n).exists()
+            ),
+            None,
+        )
+        if peak is not None:  # file pages (zarr chunks read and written) included
+            rows["cgroup_peak_mib"] = round(int(peak.read_text()) / 2**20, 1)
+            print(f"cgroup peak, page cache included: {rows['cgroup_peak_mib']} MiB")
     if not args.folder:
         shutil.rmtree(folder, ignore_errors=True)
     return rows
@@ -223,6 +284,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--slab", type=int, default=8)
     parser.add_argument("--folder", help="keep the blocks input (and outputs) here")
+    parser.add_argument(
+        "--memory-limit", type=float, help="GiB: run blocks in a memory cgroup this small (root)"
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     results: dict = {"load_average_at_start": list(os.getloadavg())}

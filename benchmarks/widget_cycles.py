@@ -5,7 +5,7 @@
 Opens a real napari viewer with the widget docked (as the Plugins menu does), then ``--cycles``
 times: Train on a small stack, Stop after a few steps, wait for the result layer and remove it.
 Prints the resident memory after each cycle (growth per cycle over the last half, once caches
-are warm) and the longest gap between two ticks of a 10 ms timer on the GUI thread while the LPF
+are warm), the same for napari alone adding and removing a layer of that shape as often, and the longest gap between two ticks of a 10 ms timer on the GUI thread while the LPF
 starts and while a result layer is added (how long the window froze).
 """
 
@@ -18,6 +18,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+
+def growth_per_cycle(rss: list[float]) -> float:
+    """MiB per cycle over the last half of the cycles (caches are warm by then): the slope of a
+    least-squares line, less swayed by one cycle's allocator noise than first-to-last."""
+    half = rss[len(rss) // 2 :]
+    if len(half) < 2:
+        return float("nan")
+    return float(np.polyfit(np.arange(len(half)), half, 1)[0])
 
 
 def rss_mib() -> float:
@@ -55,11 +64,13 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--slices", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5, help="steps before Stop in each cycle")
+    parser.add_argument("--residual", action="store_true", help="also add the residual layer")
     args = parser.parse_args(argv)
 
     import napari
     from qtpy.QtWidgets import QApplication
 
+    from napari_nsn2n._napari.widgets.common import MASK_ROLE, role_of
     from napari_nsn2n.samples import ct_stack
 
     def pump(until, timeout: float = 600.0) -> None:
@@ -77,6 +88,7 @@ def main(argv=None) -> None:
     settings.epochs.setValue(50)
     settings.min_steps.setValue(0)
     settings.preview_every.setValue(2)
+    settings.residual.setChecked(args.residual)
     beat = Heartbeat()
     slot_seconds: list[float] = []
 
@@ -101,16 +113,31 @@ def main(argv=None) -> None:
         beat.reset()
         pump(lambda: not widget.state.training)
         result_stalls.append(beat.longest)
-        for added in [x for x in viewer.layers if x is not layer and "denoised" in x.name]:
+        for added in [x for x in viewer.layers if x is not layer and role_of(x) != MASK_ROLE]:
             viewer.layers.remove(added)
         gc.collect()
         pump(lambda: False, timeout=0.5)
         rss.append(rss_mib())
-    half = rss[len(rss) // 2 :]
-    growth = (half[-1] - half[0]) / max(1, len(half) - 1)
+    # napari alone, same process: add an image layer of the result's shape and remove it
+    plain = []
+    for _ in range(args.cycles):
+        added = viewer.add_image(np.zeros_like(stack), name="plain napari layer")
+        pump(lambda: False, timeout=0.3)
+        viewer.layers.remove(added)
+        gc.collect()
+        pump(lambda: False, timeout=0.5)
+        plain.append(rss_mib())
+    growth, plain_growth = growth_per_cycle(rss), growth_per_cycle(plain)
     print(f"stack {stack.shape}, {args.cycles} cycles of train / stop after {args.steps} steps")
     print("RSS after each cycle (MiB):", " ".join(f"{v:.0f}" for v in rss))
-    print(f"growth per cycle over the last {len(half)} cycles: {growth:+.2f} MiB")
+    print(
+        "RSS after each add / remove of a plain napari layer (MiB):",
+        " ".join(f"{v:.0f}" for v in plain),
+    )
+    print(
+        f"growth per cycle over the last half: widget {growth:+.2f} MiB, "
+        f"napari's own layer add / remove {plain_growth:+.2f} MiB"
+    )
     print(f"longest GUI stall while the LPF starts and runs: {lpf_stall * 1000:.0f} ms")
     print(
         "longest GUI stall while a result arrives (per cycle, median / max): "

@@ -252,14 +252,18 @@ def test_cli_exports_and_denoises_with_the_package(trained, tmp_path, capsys):
     source = tmp_path / "stack.tif"
     tifffile.imwrite(source, stack)
     package = tmp_path / "model.zip"
-    result = run_cli(capsys, "export", model, "-o", package, "--author", "Test Author", "--modality", "MRI")
+    result = run_cli(
+        capsys, "export", model, "-o", package, "--author", "Test Author", "--modality", "MRI"
+    )
     assert result.returncode == 0, result.stderr
     assert "model test passed" in result.stderr and package.is_file()
     again = run_cli(capsys, "export", model, "-o", package)
     assert again.returncode == 1 and "exists" in again.stderr
     from_package, from_file = tmp_path / "a.tif", tmp_path / "b.tif"
     for model_path, out in ((package, from_package), (model, from_file)):
-        result = run_cli(capsys, "denoise", source, "-o", out, "--model", model_path, "--device", "cpu", "-q")
+        result = run_cli(
+            capsys, "denoise", source, "-o", out, "--model", model_path, "--device", "cpu", "-q"
+        )
         assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(tifffile.imread(from_package), tifffile.imread(from_file))
 

@@ -71,7 +71,9 @@ def test_the_version_comes_from_the_package_only():
     data = _pyproject()
     assert "version" not in data["project"]
     assert data["project"]["dynamic"] == ["version"]
-    assert data["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "napari_nsn2n._version.__version__"}
+    assert data["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "napari_nsn2n._version.__version__"
+    }
     assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", napari_nsn2n.__version__)
 
 

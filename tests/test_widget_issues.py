@@ -223,6 +223,7 @@ def test_lpf_progress_is_hidden_before_a_run_and_shown_in_the_activity_dock(
     viewer.add_image(stack((12, 48, 48)), name="noisy")
     widget = open_widget(viewer)
     masks = widget.mask_panel
+    masks.lowpass._activity.delay_s = 0.0  # shown at once, however short this LPF is
     assert not masks.lpf_progress.isVisibleTo(widget)  # no "LPF 0/100" before anything ran
     seen: list[str] = []
     progress._all_instances.events.changed.connect(
@@ -231,6 +232,35 @@ def test_lpf_progress_is_hidden_before_a_run_and_shown_in_the_activity_dock(
     masks.lpf_button.click()
     qtbot.waitUntil(lambda: masks.mask is not None, timeout=30000)
     assert any("low-pass" in desc for desc in seen)
+
+
+def test_a_stage_shows_in_the_activity_dock_only_once_it_has_run_a_while(make_napari_viewer):
+    from napari_nsn2n._napari.widgets.common import Activity
+
+    make_napari_viewer()
+    for delay_s, expected in ((0.0, True), (3600.0, False)):
+        activity = Activity(f"stage after {delay_s} s", delay_s=delay_s)
+        for done in range(1, 4):
+            activity.update(done, 10)
+        shown = [str(p.desc) for p in progress._all_instances]
+        assert (f"stage after {delay_s} s" in shown) is expected
+        activity.close()
+        assert f"stage after {delay_s} s" not in [str(p.desc) for p in progress._all_instances]
+
+
+def test_progress_events_reach_the_gui_at_most_ten_times_a_second():
+    from napari_nsn2n._napari.workers import throttle_progress
+    from napari_nsn2n.events import StageProgress
+
+    ticks = iter(i * 0.01 for i in range(10_000))  # each event 10 ms after the last
+    events = [StageProgress("lowpass", i, 200) for i in range(1, 201)] + ["result"]
+    passed = list(throttle_progress(iter(events), interval_s=0.1, clock=lambda: next(ticks)))
+    done = [e.done for e in passed if isinstance(e, StageProgress)]
+    assert 18 <= len(done) <= 22  # 2 s of events at 10 per second
+    assert done[0] == 1 and done[-1] == 200 and done == sorted(done)
+    assert passed[-1] == "result"
+    held = list(throttle_progress(iter([*events[:5], "result"]), 0.1, clock=lambda: 0.0))
+    assert held == [events[0], events[4], "result"]  # the latest held one precedes the result
 
 
 def _train_hu_model(viewer, qtbot):

@@ -21,13 +21,13 @@ from napari.utils.notifications import notification_manager, show_error
 
 from ..control import RunControl
 from ..errors import NSN2NError
-from ..events import Event, TrainStep
+from ..events import Event, StageProgress, TrainStep
 from ..method.lowpass import LowpassSettings
 from ..models import ModelBundle
 from ..pipeline import ApplyRequest, RunRequest, apply, lowpass_events, run
 from ..stack import PreparedStack
 
-STEP_INTERVAL_S = 0.1  # at most ~10 TrainStep events per second reach the GUI
+PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress events of a kind per second reach the GUI
 
 
 def report_error(exc: BaseException) -> None:
@@ -54,22 +54,36 @@ class PreviewIndex:
 def lowpass_worker(data: np.ndarray, axis: int, settings: LowpassSettings, control: RunControl):
     """Yield StageProgress per slice, then the PairDifferences (cancel with ``control.stop()``)."""
     prepared = PreparedStack.from_array(data, axis)
-    yield from lowpass_events(prepared, settings, control=control)
+    yield from throttle_progress(lowpass_events(prepared, settings, control=control))
 
 
-def throttle_steps(
-    events: Iterator[Event], interval_s: float = STEP_INTERVAL_S, clock: Callable = time.monotonic
+def _is_last(event: TrainStep | StageProgress) -> bool:
+    if isinstance(event, TrainStep):
+        return event.step == event.total_steps
+    return event.done == event.total
+
+
+def throttle_progress(
+    events: Iterator[Event],
+    interval_s: float = PROGRESS_INTERVAL_S,
+    clock: Callable = time.monotonic,
 ) -> Iterator[Event]:
-    """Pass every event through except TrainStep, which is forwarded at most every
-    ``interval_s``; the latest held-back step is flushed before any other event so the GUI
-    always sees the last step of an epoch and of the run."""
-    last = -float("inf")
-    held = None
+    """Pass every event through except TrainStep and StageProgress, each forwarded at most every
+    ``interval_s`` (per kind) and always when it is the last of its run or stage. The latest
+    held-back one is flushed before any other event, so the GUI sees the last step of an epoch
+    and the state just before a stage ends; every forwarded event costs a main-thread slot
+    (a repaint of the widget's bar and of napari's activity dock)."""
+    last: dict[type, float] = {}
+    held: TrainStep | StageProgress | None = None
     for event in events:
-        if isinstance(event, TrainStep):
+        if isinstance(event, TrainStep | StageProgress):
+            kind = type(event)
+            if held is not None and type(held) is not kind:
+                yield held
+                held = None
             now = clock()
-            if now - last >= interval_s or event.step == event.total_steps:
-                last, held = now, None
+            if now - last.get(kind, -float("inf")) >= interval_s or _is_last(event):
+                last[kind], held = now, None
                 yield event
             else:
                 held = event
@@ -98,7 +112,7 @@ def train_worker(request: RunRequest, control: RunControl, abort: threading.Even
             yield event
 
     try:
-        yield from throttle_steps(until_aborted())
+        yield from throttle_progress(until_aborted())
     finally:
         events.close()
 
@@ -108,7 +122,7 @@ def apply_worker(bundle: ModelBundle, request: ApplyRequest, control: RunControl
     """``pipeline.apply``: StageProgress per batch, then Finished (nothing after a stop)."""
     events = apply(bundle, request, control)
     try:
-        yield from events
+        yield from throttle_progress(events)
     finally:
         events.close()
 

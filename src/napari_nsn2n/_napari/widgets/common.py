@@ -5,6 +5,7 @@ progress in napari's activity dock, and connecting a group of events."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..state import WidgetState
 
 ROLE_KEY = "nsn2n_role"  # layer metadata: which of the plugin's own layers this is
 MASK_ROLE, PREVIEW_ROLE = "mask", "preview"
+ACTIVITY_DELAY_S = 0.5  # a stage shows in napari's activity dock once it has run this long
 
 Links = Iterable[tuple[Any, Callable]]  # (event emitter or Qt signal, slot) pairs
 
@@ -109,20 +111,30 @@ def wrapped_label(text: str = "") -> QLabel:
 
 class Activity:
     """One entry in napari's activity dock (``napari.utils.progress``), fed from the main thread
-    with (done, total); created at the first update, removed by ``close``."""
+    with (done, total) and removed by ``close``. It is created only once a stage has run for
+    ``delay_s``: creating one costs the GUI thread a few hundred ms (napari builds the dock's
+    bar and pumps the event loop inside), not worth it for a stage that ends within a second."""
 
-    def __init__(self, description: str) -> None:
+    def __init__(self, description: str, delay_s: float = ACTIVITY_DELAY_S) -> None:
         self.description = description
+        self.delay_s = delay_s
         self._bar: progress | None = None
+        self._since: float | None = None
 
     def update(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
         if self._bar is None:
+            if now - self._since < self.delay_s or done >= total:
+                return
             self._bar = progress(total=total, desc=self.description)
         if self._bar.total != total:
             self._bar.total = total
         self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
+        self._since = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None
