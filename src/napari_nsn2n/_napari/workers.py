@@ -52,7 +52,8 @@ class PreviewIndex:
 
 @thread_worker(ignore_errors=True)
 def lowpass_worker(data: np.ndarray, axis: int, settings: LowpassSettings, control: RunControl):
-    """Yield StageProgress per slice, then the PairDifferences (cancel with ``control.stop()``)."""
+    """Yield StageProgress (per slice, at most ten a second), then the PairDifferences (cancel
+    with ``control.stop()``)."""
     prepared = PreparedStack.from_array(data, axis)
     yield from throttle_progress(lowpass_events(prepared, settings, control=control))
 
@@ -119,7 +120,8 @@ def train_worker(request: RunRequest, control: RunControl, abort: threading.Even
 
 @thread_worker(ignore_errors=True)
 def apply_worker(bundle: ModelBundle, request: ApplyRequest, control: RunControl):
-    """``pipeline.apply``: StageProgress per batch, then Finished (nothing after a stop)."""
+    """``pipeline.apply``: StageProgress (per batch, at most ten a second), then Finished
+    (nothing after a stop)."""
     events = apply(bundle, request, control)
     try:
         yield from throttle_progress(events)
