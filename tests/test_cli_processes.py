@@ -21,6 +21,12 @@ TINY = ["--batch-size", "2", "--patch-size", "32", "--threads", "1", "--device",
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the CLI as it does from a terminal, even when this test run was started in
+    the background (``cmd &`` starts it with SIGINT ignored, and a child inherits that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "napari_nsn2n.cli", *map(str, args)],
@@ -28,6 +34,7 @@ def _start(*args) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
+        preexec_fn=_interruptible,
     )
 
 
