@@ -81,7 +81,10 @@ def run_engine(
     overrides: dict[str, Any],
     th_factor: float | None = None,
 ) -> tuple[np.ndarray, float, dict]:
-    """NS-N2N through the pipeline (LPF included in the seconds)."""
+    """NS-N2N through the pipeline (LPF included in the seconds). ``overrides`` may hold
+    ``keep_structure`` (the structure step after inference, on by default)."""
+    overrides = dict(overrides)
+    keep = bool(overrides.pop("keep_structure", True))
     prepared = PreparedStack.from_array(case.noisy)
     config = TrainConfig.preset(preset, device="cpu", num_threads=threads, seed=seed, **overrides)
     start = time.perf_counter()
@@ -98,7 +101,8 @@ def run_engine(
         per_step = (time.perf_counter() - t0) / CALIBRATION_STEPS
         config = _epochs_for(config, prepared, max(1.0, (budget.value - lpf) / per_step))
         start = time.perf_counter() - lpf  # the calibration run is not counted
-    finished = list(run(RunRequest(case.noisy, threshold, config, differences=diffs)))[-1]
+    request = RunRequest(case.noisy, threshold, config, differences=diffs, keep_structure=keep)
+    finished = list(run(request))[-1]
     seconds = time.perf_counter() - start
     bundle = finished.model
     info = {
@@ -108,6 +112,7 @@ def run_engine(
         "lambda_rc": bundle.config.lambda_rc,
         "stabilized": diffs.stabilizer is not None,
         "config": {k: v for k, v in overrides.items()},
+        "keep_structure": keep,
     }
     return np.asarray(finished.denoised), seconds, info
 
@@ -132,8 +137,10 @@ def ours(case, budget, seed, threads, overrides):
 def paper(case, budget, seed, threads, overrides):
     """The paper's settings: 32-channel U-Net, Adam(0.5, 0.999) at 1e-3 halved every fifth of
     the run, lambda_RC 0.5, lambda_IC 1, the paper's th, the plain LPF (NLM + median, no variance
-    stabilisation, in-plane noise estimate); ``default`` = 100 epochs."""
+    stabilisation, in-plane noise estimate), the network's output as it is; ``default`` = 100
+    epochs."""
     lowpass = LowpassSettings(stabilize="off", inter_slice_sigma=False)
+    overrides = {"keep_structure": False, **overrides}
     return run_engine(case, budget, seed, threads, "paper", case.paper_th, lowpass, overrides)
 
 

@@ -271,3 +271,47 @@ def test_residual_is_written_beside_each_output_and_is_what_was_removed(tmp_path
     (tmp_path / "c.tif").touch()
     clash = nsn2n("denoise", tif_stack, "-o", tmp_path / "c.tif", "--residual", *FAST)
     assert clash.returncode != 0 and not (tmp_path / "c_residual.tif").exists()
+
+
+def test_holdout_shows_the_held_out_loss_and_the_stop_rule_ends_training_early(
+    tmp_path, tif_stack, nsn2n
+):
+    from napari_nsn2n.models import load_model
+
+    common = ["--batch-size", "2", "--patch-size", "32", "--threads", "1", "--min-steps", "0"]
+    watched = nsn2n(
+        "denoise", tif_stack, "-o", tmp_path / "a.tif", "--epochs", "30", "--holdout", "0.2",
+        "--lambda-self", "0.5", "--save-model", tmp_path / "a.pt", *common,
+    )  # fmt: skip
+    assert watched.returncode == 0, watched.stderr
+    assert "held-out" in watched.stderr and "stopped early" not in watched.stderr
+    assert load_model(tmp_path / "a.pt").config.lambda_self == 0.5
+    stopped = nsn2n(
+        "denoise", tif_stack, "-o", tmp_path / "b.tif", "--epochs", "400", "--holdout", "0.2",
+        "--stop-patience", "1", *common,
+    )  # fmt: skip
+    assert stopped.returncode == 0, stopped.stderr
+    assert "the held-out loss stopped training at step" in stopped.stderr, stopped.stderr
+    alone = nsn2n("denoise", tif_stack, "-o", tmp_path / "c.tif", "--stop-patience", "2")
+    assert alone.returncode == 2 and "--stop-patience needs --holdout" in alone.stderr
+    for bad in ("0.5", "-0.1", "x"):
+        rejected = nsn2n("denoise", tif_stack, "-o", tmp_path / "d.tif", "--holdout", bad)
+        assert rejected.returncode == 2 and "--holdout" in rejected.stderr
+
+
+def test_keep_structure_is_on_by_default_and_can_be_turned_off(tmp_path, nsn2n):
+    from napari_nsn2n.method.structure import keep_structure
+    from test_structure import _lesion_stack
+
+    source = tmp_path / "lesion.tif"
+    tifffile.imwrite(source, _lesion_stack()[1])
+    common = ["--epochs", "10", "--batch-size", "4", "--patch-size", "0", "--threads", "1"]
+    common += ["--device", "cpu", "-q"]
+    kept = nsn2n("denoise", source, "-o", tmp_path / "kept.tif", *common)
+    plain = nsn2n("denoise", source, "-o", tmp_path / "plain.tif", "--no-keep-structure", *common)
+    assert kept.returncode == 0 and plain.returncode == 0, kept.stderr + plain.stderr
+    network = read_volume(tmp_path / "plain.tif").data
+    with_structure = read_volume(tmp_path / "kept.tif").data
+    assert not np.array_equal(with_structure, network)
+    noisy = read_volume(source).data
+    np.testing.assert_allclose(with_structure, keep_structure(noisy, network), atol=1e-4)

@@ -48,3 +48,17 @@ def test_lambda_weights_scale_terms():
     assert both.total.item() == pytest.approx(
         base.recon.item() + 2 * base.rc.item() + 3 * base.ic.item()
     )
+
+
+def test_self_term_holds_only_unmatched_pixels_to_their_own_slice():
+    x_a, x_b = _t([[0, 1], [2, 3]]), _t([[1, 1], [2, 5]])
+    f_a, f_b = _t([[1, 2], [2, 2]]), _t([[0, 1], [4, 3]])
+    w = _t([[1, 1], [0, 1]])
+    plain = nsn2n_loss(f_a, f_b, f_a, x_a, x_b, w)
+    held = nsn2n_loss(f_a, f_b, f_a, x_a, x_b, w, unmatched=1 - w, lambda_self=2.0)
+    assert plain.own is None
+    # only the unmatched corner counts: f_a - x_a = 0 there, f_b - x_b = 2: (0 + 4 / 4) / 2
+    assert held.own.item() == pytest.approx(0.5 * (0 + 4 / 4))
+    assert held.total.item() == pytest.approx(plain.total.item() + 2.0 * 0.5)
+    with pytest.raises(ValueError, match="unmatched"):
+        nsn2n_loss(f_a, f_b, f_a, x_a, x_b, w, lambda_self=1.0)

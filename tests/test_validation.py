@@ -33,7 +33,8 @@ def test_held_out_pixels_get_no_training_weight():
     config = TrainConfig(**{**TINY.to_dict(), "validation_fraction": 0.2, "patch_size": None})
     trainer = Trainer(noisy, None, np.arange(5), config)
     held = holdout_map(64, 64, 0.2, seed=0)
-    for _, _, weight in trainer.sampler.epoch():
+    for batch in trainer.sampler.epoch():
+        weight = batch["weight"]
         assert np.all(weight[:, 0][:, held] == 0) and np.all(weight[:, 0][:, ~held] == 1)
     trainer.close()
 
@@ -96,3 +97,27 @@ def test_stop_patience_needs_a_held_out_set():
 
     with pytest.raises(NSN2NError, match="validation_fraction"):
         TrainConfig(stop_patience=3)
+
+
+def test_self_weight_covers_the_unmatched_pixels_but_not_the_held_out_ones():
+    _, noisy = correlated_noise_stack(shape=(6, 64, 64))
+    masks = np.ones((5, 64, 64), np.float32)
+    masks[:, 20:40, 10:30] = 0  # an unmatched region
+    config = TrainConfig(
+        **{
+            **TINY.to_dict(),
+            "validation_fraction": 0.2,
+            "patch_size": None,
+            "augment": False,
+            "lambda_self": 1.0,
+        }
+    )
+    trainer = Trainer(noisy, masks, np.arange(5), config)
+    held = holdout_map(64, 64, 0.2, seed=0)
+    unmatched = masks[0] == 0
+    for batch in trainer.sampler.epoch():
+        own = batch["unmatched"][:, 0]
+        assert np.all(own[:, unmatched & ~held] == 1)
+        assert np.all(own[:, held | ~unmatched] == 0)
+        assert np.all(batch["weight"][:, 0][:, unmatched] == 0)
+    trainer.close()

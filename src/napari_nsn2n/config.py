@@ -55,6 +55,8 @@ class TrainConfig:
     is correlated within slices (CT), 0 where it is not (``resolved``; docs/method.md).
     ``target="guided"`` (our addition, after NGPS): the unmatched pixels (W = 0) get a guided
     neighbour target instead of being left out of L_recon (``method.guided``).
+    ``lambda_self`` (our addition, 0 = the paper): the weight of L_self, which holds the
+    unmatched pixels to their own slice (``method.losses``).
     ``validation_fraction`` (our addition): that fraction of every slice, in small blocks, is left
     out of the loss, and the loss on it is measured every ``validation_every`` steps
     (``training.validation``); with ``stop_patience`` training stops after that many
@@ -72,6 +74,7 @@ class TrainConfig:
     loss_reduction: LossReduction = "mean"
     lambda_rc: Weight | Literal["auto"] = PAPER_LAMBDA_RC
     lambda_ic: Weight = 1.0
+    lambda_self: Weight = 0.0
     use_mask: bool = True
     batch_size: Count = 4
     patch_size: Annotated[int, Field(ge=16)] | None = 128

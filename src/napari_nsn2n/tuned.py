@@ -91,3 +91,12 @@ ABDOMEN_CT_THRESHOLD = 0.005
 # bioimageio.core reproduced it to 1.4e-7 (CT) / 1.9e-7 (microscopy) on the CPU with both weight
 # formats (benchmarks/package_tolerance.py); the margin is for GPU (TF32) consumers, not measured.
 PACKAGE_TOLERANCE = 1e-3
+
+# --- structure kept after inference (method/structure.py) ------------------------------------
+# the residual, averaged over 3 slices and smoothed in-plane by a Gaussian of this sigma, is put
+# back where it stands 4 to 8 robust noise levels out (fully above 8). Chosen on ct_ramp and
+# MRI 5 % (800 steps, seed 0): insert contrast 0.25 -> 0.71 and 0.61 -> 0.82 (median), PSNR
+# +0.02 / +0.01 dB; checked on held-out abdomen_ct and brain_t1_4 and on CT Hann and
+# fluorescence: PSNR +0.01 to +0.26 dB, insert contrast up on all four [Structure kept].
+STRUCTURE_GATE_K = 4.0
+STRUCTURE_GATE_SIGMA_PX = 1.5

@@ -94,6 +94,7 @@ def run_cohort(args: argparse.Namespace, client: Any) -> int:
         tta=args.tta,
         rician=args.rician,
         stabilize=args.stabilize,
+        keep_structure=args.keep_structure,
         keep_dtype=args.keep_dtype,
         device=args.device,
         model=None if args.model is None else load_model(args.model),
@@ -191,6 +192,12 @@ def run_blocks(args: argparse.Namespace, client: Any) -> int:
         bundle = reporter.follow(run_pipeline(request)).model
         if args.save_model is not None:
             save_model(bundle, args.save_model, overwrite=args.overwrite)
+    if args.keep_structure and not args.quiet:
+        print(
+            f"{Path(source).name}: note: chunked inference writes the network's output; the "
+            "structure step (--keep-structure) is not applied to blocks",
+            file=sys.stderr,
+        )
     events = denoise_blocks(
         bundle,
         source,

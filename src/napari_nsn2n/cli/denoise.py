@@ -141,10 +141,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         " (CT), else 0 (default: from --preset; paper: 0.5, fast and auto: auto)",
     )
     den.add_argument("--lambda-ic", type=options.weight, help="weight of L_IC (default: 1.0)")
+    den.add_argument(
+        "--lambda-self",
+        type=options.weight,
+        help="weight of L_self, which holds the unmatched pixels (W = 0) to their own slice so"
+        " that structure changing between slices is kept (default: 0, the paper)",
+    )
+    den.add_argument(
+        "--holdout",
+        type=options.holdout_fraction,
+        metavar="FRACTION",
+        help="leave this fraction of every slice (8 px blocks) out of the loss and show the"
+        " NS-N2N loss on it as training goes (default: 0, off)",
+    )
+    den.add_argument(
+        "--stop-patience",
+        type=options.positive,
+        metavar="N",
+        help="with --holdout: stop after N held-out measurements (every 50 steps) without a new"
+        " best and keep the best weights (never before --min-steps)",
+    )
     den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")
     options.add_stabilize(den)
     den.add_argument(
         "--tta", action="store_true", help="average over 8 flips/rotations at inference"
+    )
+    den.add_argument(
+        "--keep-structure",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="put back what the network removed where the neighbouring slices agree it is "
+        "structure (small lesions; default: on); --no-keep-structure writes the network's "
+        "output as it is",
     )
     den.add_argument(
         "--residual",
@@ -184,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
     from .job import Report, denoise_one
     from .plan import check_plan, create_folders, inspect_inputs, plan_jobs
 
+    if args.stop_patience is not None and not args.holdout:
+        raise options.UsageError("--stop-patience needs --holdout (the loss it watches)")
     if args.cluster is not None:
         if args.residual:
             raise options.UsageError("--residual is not available with --cluster")

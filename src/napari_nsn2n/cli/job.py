@@ -62,6 +62,7 @@ def denoise_one(
         cast_output=args.keep_dtype,
         rician=args.rician,
         stabilize=args.stabilize,
+        keep_structure=args.keep_structure,
     )
     finished = reporter.follow(events)
     if finished is None:

@@ -103,6 +103,10 @@ def weight(text: str) -> float:
     return number(text, lambda v: v >= 0, "must be a finite number >= 0")
 
 
+def holdout_fraction(text: str) -> float:
+    return number(text, lambda v: 0 <= v < 0.5, "must be a fraction >= 0 and < 0.5")
+
+
 def device(text: str) -> str:
     """auto, cpu, cuda, cuda:N or mps, in any case ("CPU" is the CPU)."""
     name = text.strip().lower()
@@ -164,6 +168,9 @@ def training_config(args: argparse.Namespace) -> TrainConfig:
         "lr_schedule": args.lr_schedule,
         "lambda_rc": args.lambda_rc,
         "lambda_ic": args.lambda_ic,
+        "lambda_self": args.lambda_self,
+        "validation_fraction": args.holdout,
+        "stop_patience": args.stop_patience,
         "num_threads": args.threads,
     }
     config = TrainConfig.preset(args.preset, device=args.device)

@@ -35,6 +35,7 @@ class VolumeJob:
     tta: bool = False
     rician: bool | float | str = False
     stabilize: str = "auto"
+    keep_structure: bool = True
     keep_dtype: bool = False
     overwrite: bool = False
     device: str = "auto"
@@ -153,6 +154,7 @@ def _denoise(job: VolumeJob, worker: Any, report: _Reporter) -> tuple[Finished, 
         cast_output=job.keep_dtype,
         rician=job.rician,
         stabilize=job.stabilize,
+        keep_structure=job.keep_structure,
     )
     finished, used = None, str(select_device(device))
     for event in events:

@@ -8,6 +8,14 @@ batch and the pixels (the paper's squared L2 norm divided by the constant pixel 
     L_IC    = mean((f((x_i + x_{i+1}) / 2) - (f(x_i) + f(x_{i+1})) / 2)^2)               (Eq. 6)
     L       = L_recon + lambda_RC L_RC + lambda_IC L_IC                                  (Eq. 7)
 
+Our addition, off by default (``lambda_self``; docs/method.md): with U = 1 - W, the unmatched
+pixels, where nothing above holds the output to anything, are held to their own slice,
+
+    L_self  = 1/2 [ mean(((f(x_i) - x_i) U)^2) + mean(((f(x_{i+1}) - x_{i+1}) U)^2) ]
+    L      += lambda_self L_self
+
+so that structure that changes between slices (a small lesion) is not filled in from elsewhere.
+
 W multiplies BOTH terms of Eq. 4: the printed equation omits it on the first, a typo (the text
 says L_recon, like L_RC, "is applied only in the regions where W = 1"). L_IC is unmasked.
 """
@@ -25,6 +33,7 @@ class LossTerms:
     recon: torch.Tensor
     rc: torch.Tensor
     ic: torch.Tensor
+    own: torch.Tensor | None = None  # L_self, where lambda_self > 0
 
 
 def nsn2n_loss(
@@ -40,6 +49,8 @@ def nsn2n_loss(
     target_a: torch.Tensor | None = None,
     target_b: torch.Tensor | None = None,
     recon_weight: torch.Tensor | None = None,
+    unmatched: torch.Tensor | None = None,
+    lambda_self: float = 0.0,
 ) -> LossTerms:
     """Loss terms for a batch of pairs: ``f_a = f(x_i)``, ``f_b = f(x_{i+1})``, ``f_mid = f(mean)``.
 
@@ -47,7 +58,8 @@ def nsn2n_loss(
     pixels and averages over the batch (the paper's squared L2 norm). Under Adam the two differ
     only through its eps, which the mean's small gradients fall under in the deep layers.
     ``target_a`` / ``target_b`` / ``recon_weight`` replace x_{i+1} / x_i / W in L_recon (guided
-    targets, ``method.guided``); L_RC keeps W.
+    targets, ``method.guided``); L_RC keeps W. ``unmatched`` (U, 1 - W without the held-out
+    pixels) weighs L_self, added with ``lambda_self`` where that is above 0.
     """
     weight = weight.to(f_a.dtype)
     reduce = _REDUCTIONS[reduction]
@@ -60,7 +72,17 @@ def nsn2n_loss(
     )
     rc = reduce(((f_a - f_b) * weight).square())
     ic = reduce((f_mid - 0.5 * (f_a + f_b)).square())
-    return LossTerms(total=recon + lambda_rc * rc + lambda_ic * ic, recon=recon, rc=rc, ic=ic)
+    total = recon + lambda_rc * rc + lambda_ic * ic
+    own = None
+    if lambda_self > 0:
+        if unmatched is None:
+            raise ValueError("lambda_self > 0 needs the unmatched weights")
+        unmatched = unmatched.to(f_a.dtype)
+        own = 0.5 * (
+            reduce(((f_a - x_a) * unmatched).square()) + reduce(((f_b - x_b) * unmatched).square())
+        )
+        total = total + lambda_self * own
+    return LossTerms(total=total, recon=recon, rc=rc, ic=ic, own=own)
 
 
 def _per_pair_sum(squares: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from ..method.rician import remove_rician_bias, rician_sigma_for
 from ..models.bundle import ModelBundle
 from ..stack import PreparedStack
 from ..training.trainer import autocast_dtype
+from .output import OutputWriter
 from .progress import event_sink
 from .request import ApplyRequest, as_request, check_finite, check_network_fits
 
@@ -49,6 +50,9 @@ def apply(
     result = out if out is not None else prepared.allocate_output(request.cast_output)
     batch_size = request.batch_size or default_batch_size(device)
     total = len(prepared.slices)
+    writer = OutputWriter(
+        prepared, result, request.cast_output, in_units, request.keep_structure and total > 1
+    )
     try:
         for first in range(0, total, batch_size):
             control.wait_while_paused()
@@ -57,8 +61,9 @@ def apply(
             block = prepared.slices[first : first + batch_size]
             block = predict_slices(model, block, device, batch_size, tta=request.tta, amp_dtype=amp)
             check_finite(block, "the model's output")
-            prepared.write(result, first, block, request.cast_output, in_units)
+            writer.write(first, block)
             yield StageProgress("inference", min(first + batch_size, total), total)
+        writer.finish()
     finally:
         del model
         release_device_memory(device)

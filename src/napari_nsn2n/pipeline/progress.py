@@ -61,6 +61,7 @@ class ProgressReporter:
         self._next_line = 0.0
         self._stage_started = 0.0
         self._held_out = ""  # the latest held-out loss, shown with the training progress
+        self._best_step = 0
 
     # ----------------------------------------------------------------------------- output
     def say(self, text: str) -> None:
@@ -126,12 +127,19 @@ class ProgressReporter:
             self._advance(event.step, event.total_steps, postfix)
         elif isinstance(event, Validation):
             self._held_out = f" held-out {event.loss:.4g} (best at step {event.best_step})"
+            self._best_step = event.best_step
         elif isinstance(event, Recovered):
             self.say(event.message())
         elif isinstance(event, Finished):
             self.close()
             if not self.quiet:
                 how = "stopped early" if event.stopped_early else "done"
+                rule_step = event.model.meta.get("stopped_by_rule_at")
+                if rule_step and not event.stopped_early:
+                    how = (
+                        f"the held-out loss stopped training at step {rule_step} "
+                        f"(the best weights, of step {self._best_step}, kept); done"
+                    )
                 self.say(f"{how} in {event.elapsed_s:.1f} s")
 
     def close(self) -> None:

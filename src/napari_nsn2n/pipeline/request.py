@@ -23,8 +23,14 @@ from ..method.masks import PairDifferences
 Threshold = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | Literal["auto"] | None
 Rician = bool | Annotated[float, Field(gt=0, allow_inf_nan=False)] | Literal["auto"] | None
 Axis = int | str | None
-_SIMPLE = ("threshold", "preview_every", "tta", "cast_output", "in_memory", "rician", "axis")
-_SIMPLE_APPLY = ("tta", "renormalize", "cast_output", "batch_size", "rician", "axis", "device")
+_SIMPLE = (
+    *("threshold", "preview_every", "tta", "cast_output", "in_memory", "rician", "axis"),
+    "keep_structure",
+)
+_SIMPLE_APPLY = (
+    *("tta", "renormalize", "cast_output", "batch_size", "rician", "axis", "device"),
+    "keep_structure",
+)
 
 
 @dataclass
@@ -43,6 +49,8 @@ class RunRequest:
     its size (None). ``rician``: remove the Rician bias from the result (magnitude MRI) with
     this sigma in input units, or estimated when True / "auto". ``infer``: False trains only
     (``Finished.denoised`` is None; e.g. when the stack is denoised on a cluster afterwards).
+    ``keep_structure``: put back what the network removed where the neighbouring slices agree
+    it is structure (``method.structure``); False gives the network's output as it is.
     """
 
     data: Any
@@ -60,6 +68,7 @@ class RunRequest:
     in_memory: bool | None = None
     rician: Rician = False
     infer: bool = True  # False: train only (the model is the result)
+    keep_structure: bool = True
 
     def __post_init__(self) -> None:
         self.threshold = _lower(self.threshold)
@@ -101,6 +110,7 @@ class ApplyRequest:
     batch_size: Annotated[int, Field(ge=1)] | None = None
     out: np.ndarray | None = field(default=None, repr=False)
     rician: Rician = False
+    keep_structure: bool = True
 
     def __post_init__(self) -> None:
         self.rician = _lower(self.rician)

@@ -22,6 +22,7 @@ from ..stack import PreparedStack, evenly_spaced
 from ..training.loop import training_events
 from ..training.trainer import Trainer
 from .lowpass import lowpass_events
+from .output import OutputWriter
 from .progress import event_sink
 from .request import RunRequest, as_request, check_finite, check_network_fits
 from .targets import guided_target_events
@@ -122,13 +123,17 @@ def run(
                 else prepared.allocate_output(request.cast_output)
             )
         total = len(prepared.slices) if request.infer else 0
+        writer = OutputWriter(
+            prepared, result, request.cast_output, in_units, request.keep_structure and total > 1
+        )
         for first in range(0, total, INFERENCE_BLOCK):
             block = trainer.predict(
                 prepared.slices[first : first + INFERENCE_BLOCK], tta=request.tta
             )
             check_finite(block, "the trained network's output")
-            prepared.write(result, first, block, request.cast_output, in_units)
+            writer.write(first, block)
             yield StageProgress("inference", min(first + INFERENCE_BLOCK, total), total)
+        writer.finish()
         bundle = ModelBundle(
             state=trainer.cpu_state(),
             config=config,

@@ -28,6 +28,7 @@ def volume_events(
     cast_output: bool,
     rician: Rician,
     stabilize: str,
+    keep_structure: bool = True,
 ) -> Iterator[Event]:
     """``apply(model, ...)`` when a model is given, else ``run`` with ``config`` and
     ``threshold``; the volume's axes only where its file names them (``Volume.named_axes``)."""
@@ -40,6 +41,7 @@ def volume_events(
             tta=tta,
             cast_output=cast_output,
             rician=rician,
+            keep_structure=keep_structure,
         )
         return apply(model, request)
     request = RunRequest(
@@ -52,5 +54,6 @@ def volume_events(
         tta=tta,
         cast_output=cast_output,
         rician=rician,
+        keep_structure=keep_structure,
     )
     return run(request)

@@ -10,7 +10,7 @@ from ..config import TrainConfig
 
 
 class PairSampler:
-    """Batches of (x_i, x_{i+1}, W_i) patches.
+    """Batches of x_i, x_{i+1} and W_i patches, as a dict of the loss's keyword arrays.
 
     An epoch carries as many pixels as the paper's (every pair once, whole slices): each pair
     contributes ``ceil(H * W / patch_area)`` random patches, in random order. With ``augment``,
@@ -18,7 +18,8 @@ class PairSampler:
     ``holdout`` (a (H, W) boolean map) get weight 0: they are kept for the held-out loss.
     With ``targets`` (forward, backward: (P, H, W) each, ``method.guided.pair_targets``) a batch
     also carries the targets of f(x_i) and f(x_{i+1}) and the L_recon weight (1 but on held-out
-    pixels), so every pixel is supervised.
+    pixels), so every pixel is supervised. With ``config.lambda_self > 0`` a batch also carries
+    ``unmatched`` = 1 - W_i (0 on held-out pixels), the weight of the L_self term.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class PairSampler:
     ) -> None:
         self.slices, self.masks, self.pair_starts = slices, masks, np.asarray(pair_starts)
         self.targets = targets
+        self.with_unmatched = config.lambda_self > 0
         self.keep = None if holdout is None else (~holdout).astype(np.float32)
         self.batch_size, self.augment, self.rng = config.batch_size, config.augment, rng
         height, width = slices.shape[-2:]
@@ -48,13 +50,14 @@ class PairSampler:
         for first in range(0, len(order), self.batch_size):
             yield self._gather(order[first : first + self.batch_size])
 
-    def _gather(self, pair_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _gather(self, pair_ids: np.ndarray) -> dict[str, np.ndarray]:
         ph, pw = self.patch
         height, width = self.slices.shape[-2:]
         count = len(pair_ids)
         x_a = np.empty((count, 1, ph, pw), np.float32)
         x_b = np.empty_like(x_a)
         weight = np.ones((count, 1, ph, pw), np.float32)
+        unmatched = np.zeros_like(weight) if self.with_unmatched else None
         guided = self.targets is not None
         if guided:
             t_a, t_b = np.empty_like(x_a), np.empty_like(x_a)
@@ -68,6 +71,10 @@ class PairSampler:
             x_b[k, 0] = self.slices[start + 1][window]
             if self.masks is not None:
                 weight[k, 0] = self.masks[pid][window]
+            if unmatched is not None:
+                unmatched[k, 0] = 1.0 - weight[k, 0]
+                if self.keep is not None:
+                    unmatched[k, 0] *= self.keep[window]
             if self.keep is not None:
                 weight[k, 0] *= self.keep[window]
             if guided:
@@ -75,9 +82,12 @@ class PairSampler:
                 t_b[k, 0] = self.targets[1][pid][window]
                 if self.keep is not None:
                     recon_weight[k, 0] = self.keep[window]
+        batch = {"x_a": x_a, "x_b": x_b, "weight": weight}
         if guided:
-            return x_a, x_b, weight, t_a, t_b, recon_weight
-        return x_a, x_b, weight
+            batch.update(target_a=t_a, target_b=t_b, recon_weight=recon_weight)
+        if unmatched is not None:
+            batch["unmatched"] = unmatched
+        return batch
 
     def transform(self) -> tuple[int, bool]:
         """A random rotation (quarter turns) and flip for one batch, or none without augment."""

@@ -92,14 +92,15 @@ class Trainer:
             tensor = tensor.pin_memory()
         return tensor.to(self.device, non_blocking=self.pin)
 
-    def step(self, batch: tuple[np.ndarray, ...], lr: float) -> tuple[float, ...]:
+    def step(self, batch: dict[str, np.ndarray], lr: float) -> tuple[float, ...]:
         """One optimiser step on a batch at the schedule's ``lr`` (scaled down by the divergence
         guard after a rollback); returns (total, recon, rc, ic) as floats. A step whose loss
         explodes restores earlier weights: ``last_recovery`` then says which."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr * self.guard.lr_scale
         turns, flip = self.sampler.transform()
-        x_a, x_b, weight, *guided = (transform(self._to_device(a), turns, flip) for a in batch)
+        arrays = {k: transform(self._to_device(a), turns, flip) for k, a in batch.items()}
+        x_a, x_b = arrays.pop("x_a"), arrays.pop("x_b")
         cfg = self.config
         with torch.autocast(self.device.type, self.amp_dtype, enabled=self.amp_dtype is not None):
             inputs = [x_a, x_b] + ([0.5 * (x_a + x_b)] if cfg.lambda_ic > 0 else [])
@@ -112,11 +113,11 @@ class Trainer:
             f_mid,
             x_a,
             x_b,
-            weight,
-            cfg.lambda_rc,
-            cfg.lambda_ic,
-            cfg.loss_reduction,
-            *guided,
+            lambda_rc=cfg.lambda_rc,
+            lambda_ic=cfg.lambda_ic,
+            lambda_self=cfg.lambda_self,
+            reduction=cfg.loss_reduction,
+            **arrays,
         )
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:

@@ -228,6 +228,7 @@ class ModelPanel(Panel):
             device=self.settings.device,
             tta=self.settings.tta.isChecked(),
             rician=self.settings.rician.isChecked(),
+            keep_structure=self.settings.keep_structure.isChecked(),
             renormalize=renormalize,
         )
         self._control = RunControl()

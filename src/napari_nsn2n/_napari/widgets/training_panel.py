@@ -132,6 +132,7 @@ class TrainingPanel(Panel):
             preview_every=self.settings.preview_every.value(),
             tta=self.settings.tta.isChecked(),
             rician=self.settings.rician.isChecked(),
+            keep_structure=self.settings.keep_structure.isChecked(),
         )
         worker = train_worker(request, self.control, self.abort)
         worker.yielded.connect(self.on_train_event)

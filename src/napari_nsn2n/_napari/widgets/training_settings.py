@@ -130,6 +130,13 @@ class TrainSettingsPanel(QCollapsible):
             "becomes sigma*sqrt(pi/2)); invert that bias in the result, with sigma estimated "
             "from the stack (final result and 'Apply'; docs/method.md)"
         )
+        self.keep_structure = QCheckBox("put back what the slices agree on")
+        self.keep_structure.setChecked(True)
+        self.keep_structure.setToolTip(
+            "After inference, add back what the network removed where the residual, averaged "
+            "over 3 slices, stands well out of the noise: small lesions and thin structures "
+            "that change between slices (final result and 'Apply'; docs/method.md)"
+        )
         self.residual = QCheckBox("add a residual layer")
         self.residual.setToolTip(
             "With the result, add 'NAME residual': noisy - denoised, what was removed (hidden at "
@@ -156,6 +163,7 @@ class TrainSettingsPanel(QCollapsible):
             ("Preview every", self.preview_every),
             ("Test-time aug.", self.tta),
             ("Rician bias", self.rician),
+            ("Keep structure", self.keep_structure),
             ("Residual", self.residual),
             ("", self.reset_button),
         ):
@@ -183,6 +191,7 @@ class TrainSettingsPanel(QCollapsible):
             Field(self.preview_every, "running", "preview_every"),
             Field(self.tta, "running", "tta"),
             Field(self.rician, "running", "rician"),
+            Field(self.keep_structure, "running", "keep_structure"),
             Field(self.residual, "running", "residual"),
         ]
 
