@@ -74,7 +74,7 @@ def main(argv=None) -> None:
             package = export_bioimageio(bundle, Path(folder) / f"{name}.zip", PackageInfo())
             scale, halo = bundle.normalizer.scale, tile_sizes(bundle.config.depth, args.side).halo
             middle = len(case.noisy) // 2
-            ours = apply_model(bundle, case.noisy, device="cpu")[middle]
+            ours = apply_model(bundle, case.noisy, device="cpu", keep_structure=False)[middle]
             image = np.asarray(case.noisy[middle], dtype=np.float32)
             band = np.ones(image.shape, dtype=bool)
             band[halo:-halo, halo:-halo] = False

@@ -124,7 +124,7 @@ def test_a_consumer_gets_our_output_in_input_units(package, trained):
     from bioimageio.core.digest_spec import create_sample_for_model
 
     stack, bundle, _ = trained
-    ours = apply_model(bundle, stack, device="cpu")
+    ours = apply_model(bundle, stack, device="cpu", keep_structure=False)  # the network alone
     descr = load_model_description(package, perform_io_checks=False)
     for weights in ("pytorch_state_dict", "torchscript"):
         with create_prediction_pipeline(descr, weight_format=weights, devices=["cpu"]) as pp:

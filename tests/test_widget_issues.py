@@ -282,6 +282,7 @@ def test_apply_to_a_stack_in_other_units_renormalises_and_warns(make_napari_view
     widget.input_panel.select_layer("mri")
     models = widget.model_panel
     assert models.scaling.currentText() == "auto"
+    widget.settings_panel.keep_structure.setChecked(False)  # compare what the network does
     warnings_before = len(notification_manager.records)
     models.apply_button.click()
     qtbot.waitUntil(lambda: "mri denoised (model)" in viewer.layers, timeout=60000)
