@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_nsn2n import storage
+from napari_nsn2n import resources
 from napari_nsn2n.config import TrainConfig
 from napari_nsn2n.control import RunControl
 from napari_nsn2n.events import Finished, StageProgress, TrainStep
-from napari_nsn2n.pipeline import run
+from napari_nsn2n.pipeline import RunRequest, run
 
 
 def anonymous_rss_mib() -> float:
@@ -60,13 +60,14 @@ def main(argv=None) -> None:
         start = time.perf_counter()
         source = make_file(Path(folder) / "big.npy", args.slices, args.size)
         print(f"  input written in {time.perf_counter() - start:.0f} s", flush=True)
-        storage.SPILL_BYTES = 64 << 20  # spill intermediates above 64 MiB, as for a huge stack
+        resources.SPILL_BYTES = 64 << 20  # spill intermediates above 64 MiB, as for a huge stack
         out = np.lib.format.open_memmap(
             Path(folder) / "out.npy", mode="w+", dtype=np.float32, shape=source.shape
         )
         control, start, peak_anon = RunControl(), time.perf_counter(), 0.0
         config = TrainConfig.preset("fast", patch_size=128, num_threads=args.threads)
-        for event in run(source, 0.02, config, control=control, in_memory=False, out=out):
+        request = RunRequest(source, 0.02, config, in_memory=False, out=out)
+        for event in run(request, control):
             peak_anon = max(peak_anon, anonymous_rss_mib())
             if isinstance(event, TrainStep) and event.step >= args.steps:
                 if event.step == args.steps:

@@ -62,9 +62,12 @@ def test_apply_model_streams_into_a_memmap(tmp_path, memmapped):
         mm,
         out=out,
         batch_size=4,
-        progress=lambda event: done.append(event.done) if hasattr(event, "done") else None,
+        progress=lambda e: done.append((e.stage, e.done)) if hasattr(e, "done") else None,
     )
-    assert done == [4, 6]
+    inference = [d for stage, d in done if stage == "inference"]
+    assert inference == [4, 6] and [d for stage, d in done if stage == "structure"] == [
+        *range(1, 7)
+    ]
     np.testing.assert_allclose(out, finished.denoised, rtol=1e-5, atol=1e-3)
 
 

@@ -56,3 +56,17 @@ def test_runs_keep_structure_by_default_and_can_give_the_network_output():
     applied = apply_model(bundle, noisy, device="cpu", keep_structure=False)
     np.testing.assert_allclose(applied, plain, atol=1e-5)
     np.testing.assert_allclose(apply_model(bundle, noisy, device="cpu"), kept, atol=1e-4)
+
+
+def test_the_structure_step_reports_its_progress_after_inference():
+    from napari_nsn2n import run
+    from napari_nsn2n.events import Finished, StageProgress
+
+    _, noisy, _, _ = _lesion_stack()
+    for keep in (True, False):
+        events = list(run(noisy, threshold=0.05, config=TINY, keep_structure=keep))
+        stages = [e for e in events if isinstance(e, StageProgress)]
+        structure = [e.done for e in stages if e.stage == "structure"]
+        assert structure == (list(range(1, 17)) if keep else [])
+        assert stages[-1].stage == ("structure" if keep else "inference")
+        assert isinstance(events[-1], Finished)

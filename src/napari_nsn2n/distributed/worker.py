@@ -17,7 +17,12 @@ from .report import DONE, FAILED, VolumeRecord
 
 REPORT_EVERY_S = 1.0  # a running volume's progress reaches the client at most this often
 # the share of a volume's time each stage stands for in its progress fraction
-_STAGE_SPAN = {"lowpass": (0.0, 0.1), "training": (0.1, 0.9), "inference": (0.9, 1.0)}
+_STAGE_SPAN = {
+    "lowpass": (0.0, 0.1),
+    "training": (0.1, 0.9),
+    "inference": (0.9, 0.98),
+    "structure": (0.98, 1.0),
+}
 
 
 @dataclass(frozen=True)

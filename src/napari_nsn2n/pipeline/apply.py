@@ -63,7 +63,10 @@ def apply(
             check_finite(block, "the model's output")
             writer.write(first, block)
             yield StageProgress("inference", min(first + batch_size, total), total)
-        writer.finish()
+        for event in writer.finish():
+            if control.stopped:
+                return
+            yield event
     finally:
         del model
         release_device_memory(device)

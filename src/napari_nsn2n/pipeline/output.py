@@ -3,17 +3,19 @@ structure is kept (``method.structure``), once every slice is there to compare n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from ..events import StageProgress
 from ..method.structure import kept_structure
 from ..resources import allocate
 from ..stack import PreparedStack
 
 
 class OutputWriter:
-    """``write(first, block)`` per block of normalised network output, then ``finish()``."""
+    """``write(first, block)`` per block of normalised network output, then iterate ``finish()``
+    (``StageProgress("structure", ...)`` per slice while the structure step runs)."""
 
     def __init__(
         self,
@@ -33,7 +35,7 @@ class OutputWriter:
         else:
             self.pending[first : first + len(block)] = block
 
-    def finish(self) -> None:
+    def finish(self) -> Iterator[StageProgress]:
         """Write the held slices with the kept structure added (nothing to do otherwise)."""
         if self.pending is None:
             return
@@ -42,4 +44,5 @@ class OutputWriter:
         for index, add in enumerate(additions):
             block = (pending[index] + add)[None]
             self.prepared.write(self.result, index, block, self.cast, self.in_units)
+            yield StageProgress("structure", index + 1, len(pending))
         self.pending = None

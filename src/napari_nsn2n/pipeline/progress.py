@@ -17,7 +17,7 @@ from ..events import (
     Validation,
 )
 
-UNITS = {"lowpass": "slice", "training": "step", "inference": "slice"}
+UNITS = {"lowpass": "slice", "training": "step", "inference": "slice", "structure": "slice"}
 LOG_EVERY = 0.1  # plain-line mode: one line per tenth of a stage
 
 

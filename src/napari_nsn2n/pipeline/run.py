@@ -133,7 +133,7 @@ def run(
             check_finite(block, "the trained network's output")
             writer.write(first, block)
             yield StageProgress("inference", min(first + INFERENCE_BLOCK, total), total)
-        writer.finish()
+        yield from writer.finish()
         bundle = ModelBundle(
             state=trainer.cpu_state(),
             config=config,
