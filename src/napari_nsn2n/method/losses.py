@@ -66,10 +66,7 @@ def nsn2n_loss(
     target_a = x_b if target_a is None else target_a
     target_b = x_a if target_b is None else target_b
     recon_weight = weight if recon_weight is None else recon_weight.to(f_a.dtype)
-    recon = 0.5 * (
-        reduce(((f_a - target_a) * recon_weight).square())
-        + reduce(((f_b - target_b) * recon_weight).square())
-    )
+    recon = _both_directions(reduce, f_a - target_a, f_b - target_b, recon_weight)
     rc = reduce(((f_a - f_b) * weight).square())
     ic = reduce((f_mid - 0.5 * (f_a + f_b)).square())
     total = recon + lambda_rc * rc + lambda_ic * ic
@@ -77,12 +74,15 @@ def nsn2n_loss(
     if lambda_self > 0:
         if unmatched is None:
             raise ValueError("lambda_self > 0 needs the unmatched weights")
-        unmatched = unmatched.to(f_a.dtype)
-        own = 0.5 * (
-            reduce(((f_a - x_a) * unmatched).square()) + reduce(((f_b - x_b) * unmatched).square())
-        )
+        own = _both_directions(reduce, f_a - x_a, f_b - x_b, unmatched.to(f_a.dtype))
         total = total + lambda_self * own
     return LossTerms(total=total, recon=recon, rc=rc, ic=ic, own=own)
+
+
+def _both_directions(reduce, error_a, error_b, weight: torch.Tensor) -> torch.Tensor:
+    """1/2 [reduce((error_a weight)^2) + reduce((error_b weight)^2)]: a term of both pair
+    directions (L_recon, L_self)."""
+    return 0.5 * (reduce((error_a * weight).square()) + reduce((error_b * weight).square()))
 
 
 def _per_pair_sum(squares: torch.Tensor) -> torch.Tensor:

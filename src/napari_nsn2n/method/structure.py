@@ -32,9 +32,13 @@ def _residual(noisy: SliceSource, denoised: SliceSource, index: int) -> np.ndarr
     return np.asarray(noisy(index), np.float32) - np.asarray(denoised(index), np.float32)
 
 
+def _window(index: int, count: int) -> range:
+    """Slice ``index`` and its neighbours (two slices at the ends of the stack)."""
+    return range(max(index - 1, 0), min(index + 2, count))
+
+
 def _mean_residual(noisy: SliceSource, denoised: SliceSource, index: int, count: int) -> np.ndarray:
-    window = range(max(index - 1, 0), min(index + 2, count))
-    return np.mean([_residual(noisy, denoised, k) for k in window], axis=0)
+    return np.mean([_residual(noisy, denoised, k) for k in _window(index, count)], axis=0)
 
 
 def _gate_field(mean_residual: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -66,22 +70,19 @@ def kept_structure(
     """Yield, for slice 0 .. count - 1, what to add to the denoised slice (float32).
 
     ``noisy(i)`` / ``denoised(i)`` return slice i of the input and of the network's output on
-    the same scale. Fewer than two slices: nothing to compare, zeros."""
-    if count < 2:
+    the same scale. Fewer than two slices, or no noise in the residual: zeros."""
+    level = noise_level(noisy, denoised, count, sigma_px) if count >= 2 else 0.0
+    if level <= 0:  # one slice, or a residual without noise: nothing stands out
         for index in range(count):
             yield np.zeros_like(np.asarray(denoised(index), np.float32))
         return
-    level = noise_level(noisy, denoised, count, sigma_px)
     residuals: dict[int, np.ndarray] = {}  # the window's residuals, each slice read once
     for index in range(count):
-        for near in range(max(index - 1, 0), min(index + 2, count)):
+        for near in _window(index, count):
             if near not in residuals:
                 residuals[near] = _residual(noisy, denoised, near)
         residuals.pop(index - 2, None)
         mean_r = np.mean(list(residuals.values()), axis=0)
-        if level <= 0:
-            yield np.zeros_like(mean_r)
-            continue
         g = _gate_field(mean_r, sigma_px)
         weight = np.clip(np.abs(g) / (k * level) - 1.0, 0.0, 1.0)
         yield (weight * mean_r).astype(np.float32)

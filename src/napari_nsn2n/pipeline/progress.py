@@ -60,8 +60,7 @@ class ProgressReporter:
         self.stage = ""
         self._next_line = 0.0
         self._stage_started = 0.0
-        self._held_out = ""  # the latest held-out loss, shown with the training progress
-        self._best_step = 0
+        self._validation: Validation | None = None  # the latest, shown with the training progress
 
     # ----------------------------------------------------------------------------- output
     def say(self, text: str) -> None:
@@ -122,12 +121,11 @@ class ProgressReporter:
         elif isinstance(event, TrainStep):
             postfix = (
                 f"loss {event.loss:.3g} (recon {event.recon:.3g}, rc {event.rc:.2g}, "
-                f"ic {event.ic:.2g}) lr {event.lr:.1e}{self._held_out}"
+                f"ic {event.ic:.2g}) lr {event.lr:.1e}{self._held_out()}"
             )
             self._advance(event.step, event.total_steps, postfix)
         elif isinstance(event, Validation):
-            self._held_out = f" held-out {event.loss:.4g} (best at step {event.best_step})"
-            self._best_step = event.best_step
+            self._validation = event
         elif isinstance(event, Recovered):
             self.say(event.message())
         elif isinstance(event, Finished):
@@ -135,12 +133,16 @@ class ProgressReporter:
             if not self.quiet:
                 how = "stopped early" if event.stopped_early else "done"
                 rule_step = event.model.meta.get("stopped_by_rule_at")
-                if rule_step and not event.stopped_early:
+                if rule_step and self._validation is not None and not event.stopped_early:
                     how = (
                         f"the held-out loss stopped training at step {rule_step} "
-                        f"(the best weights, of step {self._best_step}, kept); done"
+                        f"(the best weights, of step {self._validation.best_step}, kept); done"
                     )
                 self.say(f"{how} in {event.elapsed_s:.1f} s")
+
+    def _held_out(self) -> str:
+        v = self._validation
+        return "" if v is None else f" held-out {v.loss:.4g} (best at step {v.best_step})"
 
     def close(self) -> None:
         if self.bar is not None:
