@@ -6,7 +6,9 @@
 Parts: lpf (s per 512x512 slice, parallel vs one thread), mask (ms from a threshold change to an
 updated mask, 100x512x512), train (steps/s of the default settings; batched vs separate forward
 passes; 1 vs 2 torch threads), infer (slices/s at 256x256, batched vs one slice at a time),
-and the peak resident memory. (Time to quality: ``harness.py curve``.)
+profile (where one training step's time goes: sampling, the batched forward, the loss, the
+backward pass, the optimiser; and the same step with channels-last weights, batch 4 and 48 px
+patches), and the peak resident memory. (Time to quality: ``harness.py curve``.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import resource
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -149,6 +152,58 @@ def part_train(stack: np.ndarray, config: TrainConfig, steps: int = 20) -> None:
     )
 
 
+def _step_phases(trainer: Trainer, steps: int) -> dict[str, float]:
+    """Median milliseconds of each phase of ``Trainer.step``'s work, done here phase by phase."""
+    cfg = trainer.config
+    phases: dict[str, list[float]] = {
+        k: [] for k in ("sample", "forward", "loss", "backward", "optimiser")
+    }
+    batches = trainer.sampler.epoch()
+    for k in range(steps + 2):
+        clock = time.perf_counter()
+        batch = {key: torch.from_numpy(a) for key, a in next(batches).items()}
+        x_a, x_b = batch.pop("x_a"), batch.pop("x_b")
+        marks = [time.perf_counter()]
+        f_a, f_b, f_mid = trainer.model(torch.cat([x_a, x_b, 0.5 * (x_a + x_b)])).split(len(x_a))
+        marks.append(time.perf_counter())
+        terms = nsn2n_loss(f_a, f_b, f_mid, x_a, x_b, lambda_rc=cfg.lambda_rc, **batch)
+        marks.append(time.perf_counter())
+        trainer.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        marks.append(time.perf_counter())
+        trainer.optimizer.step()
+        marks.append(time.perf_counter())
+        if k >= 2:  # two warm-up steps
+            for name, start, end in zip(phases, [clock, *marks[:-1]], marks, strict=True):
+                phases[name].append((end - start) * 1e3)
+    return {name: statistics.median(values) for name, values in phases.items()}
+
+
+def part_profile(stack: np.ndarray, config: TrainConfig, steps: int = 20) -> None:
+    """Where a step of ``config`` goes, then whole-step alternatives, all in this process."""
+    trainer = _default_trainer(stack, config)
+    phases = _step_phases(trainer, steps)
+    total = sum(phases.values())
+    shares = ", ".join(f"{k} {v:.1f} ms ({100 * v / total:.0f} %)" for k, v in phases.items())
+    print(f"training step ({torch.get_num_threads()} threads), {total:.0f} ms: {shares}")
+    trainer.close()
+    variants = {
+        "as configured": (config, False),
+        "channels-last weights": (config, True),
+        "batch 4": (replace(config, batch_size=4), False),
+        "48 px patches": (replace(config, patch_size=48), False),
+    }
+    baseline = None
+    for name, (variant, channels_last) in variants.items():
+        trainer = _default_trainer(stack, variant)
+        if channels_last:
+            trainer.model = trainer.model.to(memory_format=torch.channels_last)
+        ms = sum(_step_phases(trainer, steps).values())
+        baseline = baseline or ms
+        print(f"  {name}: {ms:.0f} ms/step (x{baseline / ms:.2f} of the configured step's speed)")
+        trainer.close()
+
+
 def part_infer(stack: np.ndarray, config: TrainConfig) -> None:
     model = UNet(config.base_channels, config.depth)
     slices = PreparedStack.from_array(stack).slices[:32]
@@ -166,7 +221,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parts = ["lpf", "stabilize", "mask", "train", "infer"]
+    parts = ["lpf", "stabilize", "mask", "train", "profile", "infer"]
     parser.add_argument("--parts", nargs="*", default=parts, choices=parts)
     parser.add_argument("--lpf-slices", type=int, default=10)
     args = parser.parse_args(argv)
@@ -181,6 +236,8 @@ def main(argv=None) -> None:
         part_mask()
     if "train" in args.parts:
         part_train(stack, config)
+    if "profile" in args.parts:
+        part_profile(stack, config)
     if "infer" in args.parts:
         part_infer(stack, config)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -8,7 +8,7 @@ import torch
 
 from conftest import correlated_noise_stack
 from napari_nsn2n import TrainConfig
-from napari_nsn2n.events import Finished, TrainStep, Validation
+from napari_nsn2n.events import Finished, Recovered, TrainStep, Validation
 from napari_nsn2n.pipeline import run
 from napari_nsn2n.training.trainer import Trainer
 from napari_nsn2n.training.validation import HOLDOUT_BLOCK, holdout_map
@@ -121,3 +121,28 @@ def test_self_weight_covers_the_unmatched_pixels_but_not_the_held_out_ones():
         assert np.all(own[:, held | ~unmatched] == 0)
         assert np.all(batch["weight"][:, 0][:, unmatched] == 0)
     trainer.close()
+
+
+def test_plateau_schedule_halves_the_rate_on_each_plateau_then_stops():
+    """lr_schedule="plateau": the held-out loss decides when the learning rate halves
+    (``plateau_halvings`` times) and, at the plateau after that, when training ends."""
+    _, noisy = correlated_noise_stack(shape=(8, 64, 64))
+    config = TrainConfig(
+        **{
+            **TINY.to_dict(),
+            "epochs": 400,
+            "learning_rate": 0.004,
+            "lr_schedule": "plateau",
+            "validation_fraction": 0.1,
+            "validation_every": 3,
+            "stop_patience": 2,
+            "plateau_halvings": 1,
+            "plateau_tolerance": 0.0,
+        }
+    )
+    events = list(run(noisy, config=config, threshold=0.05))
+    steps = [e for e in events if isinstance(e, TrainStep)]
+    assert not any(isinstance(e, Recovered) for e in events)  # no rollback halved the rate
+    assert list(dict.fromkeys(e.lr for e in steps)) == [0.004, 0.002]  # one halving, in order
+    assert steps[-1].step < 400 * 4
+    assert events[-1].model.meta["stopped_by_rule_at"] == steps[-1].step

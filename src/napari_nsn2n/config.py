@@ -91,8 +91,8 @@ class TrainConfig:
     validation_fraction: Annotated[float, Field(ge=0, lt=0.5, allow_inf_nan=False)] = 0.0
     validation_every: Count = 50
     stop_patience: Count | None = None
-    plateau_tolerance: Weight = 0.01
-    plateau_halvings: Annotated[int, Field(ge=0)] = 4
+    plateau_tolerance: Weight = tuned.PLATEAU_TOLERANCE
+    plateau_halvings: Annotated[int, Field(ge=0)] = tuned.PLATEAU_HALVINGS
 
     def __post_init__(self) -> None:
         """Types and ranges of every field (``field_checks``), then the rules between fields.
