@@ -130,8 +130,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--lr-schedule",
         choices=LR_SCHEDULES,
         help="step: halve the lr every fifth of the epochs (the paper's); late: hold it for"
-        " half the run, then halve every tenth (default: from --preset; fast and auto on a"
-        " CPU: late)",
+        " half the run, then halve every tenth; plateau: halve it when the held-out loss stops"
+        " falling, 3 times, then stop (needs --holdout and --stop-patience) (default: from"
+        " --preset; fast and auto on a CPU: late)",
     )
     den.add_argument(
         "--lambda-rc",
