@@ -56,8 +56,9 @@ AUTO_LAMBDA_RC_INDEPENDENT = 0.0
 # improves on any fall below the best (tolerance 0 x the fall so far) and the rate halves 3 times
 # before the next plateau ends the run. On ct_ramp 48 x 256 x 256 a tolerance of 0.01 (patience
 # 2) stopped at step 705, 0.77 dB (batch 8) / 0.48 dB (batch 4) below the default run; 0
-# (patience 3) ran to 2162 / 2585 steps, +0.09 / +0.19 dB above it (seed 0). Checked, with batch 4, on MRI 5 % and held-out
-# fluorescence at 20 photons: +0.00 / +0.06 and +0.25 / -0.03 dB against the default run [Stop rule].
+# (patience 3) ran to 2162 / 2585 steps, +0.09 / +0.19 dB above it (seed 0; seed 1 at batch 4:
+# +0.37 dB). Checked, with batch 4, on MRI 5 % and held-out fluorescence at 20 photons: +0.00 /
+# +0.06 and +0.25 / -0.03 dB against the default run [Stop rule].
 PLATEAU_TOLERANCE = 0.0
 PLATEAU_HALVINGS = 3
 
