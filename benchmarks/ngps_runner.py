@@ -44,12 +44,6 @@ def _import(checkout: str):
     )
 
 
-def dynamic_fraction(guide: np.ndarray, tau: float) -> float:
-    """The share of pixels, over all neighbour pairs, whose guides differ by more than ``tau``
-    (NGPS's dynamic pixels: guided targets for ``ngps``, left out for ``ngps_nsn2n``)."""
-    return float((np.abs(np.diff(guide, axis=0)) > tau).mean())
-
-
 def train_and_denoise(
     checkout: str,
     slices: np.ndarray,
@@ -161,6 +155,7 @@ def train_and_denoise(
         for z in range(depth):
             pred = model(torch.from_numpy(raw[z][None, None].copy()))
             out[z] = np.clip(pred[0, 0].numpy(), 0.0, 1.0)
+    guides = torch.from_numpy(guide)
     info = {
         "steps": steps + (CALIBRATION_STEPS + 1 if budget.kind == "seconds" else 0),
         "train_seconds": round(train_seconds, 1),
@@ -172,6 +167,8 @@ def train_and_denoise(
         "topk": topk,
         "lr": lr,
         "tau": tau,
-        "dynamic_fraction": round(float(dynamic_fraction(guide, tau)), 4),
+        # NGPS's dynamic pixels over all neighbour pairs, by its own mask (guided targets for
+        # ``ngps``, left out for ``ngps_nsn2n``)
+        "dynamic_fraction": round(float(misalignment(guides[1:], guides[:-1], tau).mean()), 4),
     }
     return out, info
