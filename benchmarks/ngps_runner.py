@@ -134,6 +134,7 @@ def train_and_denoise(
         optimizer.step()
 
     model.train()
+    untimed = 0  # steps made before the run proper: the seconds budget's calibration
     if budget.kind == "steps":
         steps = int(budget.value)
     elif budget.kind == "seconds":
@@ -142,7 +143,8 @@ def train_and_denoise(
         for _ in range(CALIBRATION_STEPS):
             step()
         per_step = (time.perf_counter() - t0) / CALIBRATION_STEPS
-        steps = max(0, int(budget.value / per_step) - CALIBRATION_STEPS - 1)
+        untimed = CALIBRATION_STEPS + 1
+        steps = max(0, int(budget.value / per_step) - untimed)
     else:  # its config: 10 epochs over the centre slices
         steps = DEFAULT_EPOCHS * -(-(depth - 2) // batch)
     start = time.perf_counter()
@@ -157,7 +159,7 @@ def train_and_denoise(
             out[z] = np.clip(pred[0, 0].numpy(), 0.0, 1.0)
     guides = torch.from_numpy(guide)
     info = {
-        "steps": steps + (CALIBRATION_STEPS + 1 if budget.kind == "seconds" else 0),
+        "steps": steps + untimed,
         "train_seconds": round(train_seconds, 1),
         "backbone": backbone,
         "nafnet_width": width if backbone == "nafnet" else None,
