@@ -370,3 +370,25 @@ def test_loss_plot_shows_every_term_relative_and_the_held_out_curve(make_napari_
     _, ic = plot.curve_data("ic")
     _, total = plot.curve_data("loss")
     assert ic.max() < total.max()  # raw values: IC is orders of magnitude below
+
+
+def test_the_default_run_stops_itself_when_the_held_out_loss_stops_falling(
+    make_napari_viewer, qtbot
+):
+    viewer = make_napari_viewer()
+    viewer.add_image(stack(), name="noisy")
+    widget = open_widget(viewer)
+    panel = widget.settings_panel
+    config = panel.train_config()  # the CPU preset as the widget opens
+    assert (config.stop_patience, config.lr_schedule, config.validation_fraction) == (
+        3, "plateau", 0.05,
+    )  # fmt: skip
+    _fast(widget, epochs=400, validate_every=2)  # the rule decides, not the 400 epochs
+    widget.training_panel.train_button.click()
+    qtbot.waitUntil(lambda: not widget.state.training, timeout=400000)
+    meta = widget.state.model.meta
+    assert meta["stopped_by_rule_at"] is not None
+    assert meta["steps"] < widget.training_panel.started.total_steps
+    assert "stopped by the held-out rule" in widget.training_panel.status_label.text()
+    panel.patience.setValue(0)  # no stop rule: the plateau schedule gives way to late
+    assert (panel.train_config().stop_patience, panel.train_config().lr_schedule) == (None, "late")

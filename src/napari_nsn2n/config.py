@@ -49,8 +49,9 @@ class TrainConfig:
     ``lr_halving_epochs`` epochs, by default every fifth of the schedule (20 of 100, as the paper);
     ``lr_schedule="late"`` (our addition, the fast preset's) holds it for the first half of the run
     and then halves it every tenth (``learning_rate_at``).
-    ``min_steps`` raises the number of epochs on a short stack until the run makes at least that
-    many optimiser steps (an epoch of 32 slices is only a few steps; ``epochs_for``).
+    ``min_steps`` raises the number of epochs on a short stack until the run plans at least that
+    many optimiser steps (an epoch of 32 slices is only a few steps; ``epochs_for``); a stop rule
+    may end it sooner.
     ``lambda_rc="auto"`` (our addition, the fast and auto presets'): the paper's 0.5 where the noise
     is correlated within slices (CT), 0 where it is not (``resolved``; docs/method.md).
     ``target="guided"`` (our addition, after NGPS): the unmatched pixels (W = 0) get a guided
@@ -60,7 +61,8 @@ class TrainConfig:
     ``validation_fraction`` (our addition): that fraction of every slice, in small blocks, is left
     out of the loss, and the loss on it is measured every ``validation_every`` steps
     (``training.validation``); with ``stop_patience`` training stops after that many
-    measurements without a new best (never before ``min_steps``).
+    measurements without a new best (``training.loop.StopRule``). ``fixed_length`` gives the
+    same settings for a run of exactly the planned length.
     """
 
     epochs: Count = 100
@@ -113,7 +115,8 @@ class TrainConfig:
     def preset(cls, name: str = "auto", **overrides: Any) -> TrainConfig:
         """Named defaults: ``"paper"`` (the paper's schedule and a 32-channel U-Net on 128 px
         patches), ``"fast"`` (the CPU preset of ``napari_nsn2n.tuned``: a narrower U-Net on
-        smaller patches, at least ``FAST_MIN_STEPS`` steps, the ``"late"`` lr schedule), or
+        smaller patches that stops itself: up to ``FAST_PLANNED_STEPS`` steps, ended by the
+        held-out loss, ``"plateau"`` lr schedule), or
         ``"auto"``: paper where CUDA or MPS is available (also with at least ``FAST_MIN_STEPS``
         steps), else fast. ``overrides`` replace single fields."""
         if name == "auto":
@@ -199,6 +202,14 @@ class TrainConfig:
         weight = tuned.AUTO_LAMBDA_RC_CORRELATED if keep else tuned.AUTO_LAMBDA_RC_INDEPENDENT
         return replace(self, lambda_rc=weight)
 
+    def fixed_length(self) -> TrainConfig:
+        """These settings for a run of exactly its planned steps: no stop rule, and the ``late``
+        schedule in place of ``plateau`` (which needs one). The held-out loss is still reported."""
+        if self.stop_patience is None:
+            return self
+        schedule = tuned.FIXED_LR_SCHEDULE if self.lr_schedule == "plateau" else self.lr_schedule
+        return replace(self, stop_patience=None, lr_schedule=schedule)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -216,11 +227,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "fast": {
         "epochs": tuned.FAST_EPOCHS,
-        "min_steps": tuned.FAST_MIN_STEPS,
+        "min_steps": tuned.FAST_PLANNED_STEPS,
         "base_channels": tuned.FAST_CHANNELS,
         "patch_size": tuned.FAST_PATCH,
         "batch_size": tuned.FAST_BATCH,
         "lr_schedule": tuned.FAST_LR_SCHEDULE,
         "lambda_rc": "auto",
+        "validation_fraction": tuned.FAST_HOLDOUT,
+        "stop_patience": tuned.FAST_STOP_PATIENCE,
     },
 }

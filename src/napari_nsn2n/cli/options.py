@@ -158,9 +158,18 @@ def add_stabilize(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def held_out_fraction(args: argparse.Namespace) -> float:
+    """The held-out fraction of the run: --holdout, else the preset's."""
+    if args.holdout is not None:
+        return args.holdout
+    return TrainConfig.preset(args.preset, device=args.device).validation_fraction
+
+
 def training_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig the options ask for: the preset, then each option given (the options are
-    checked by argparse, so what TrainConfig refuses here is a combination)."""
+    checked by argparse, so what TrainConfig refuses here is a combination). A run given
+    --epochs or --min-steps (and no --stop-patience), --stop-patience 0 or --holdout 0 trains its
+    whole planned length (``TrainConfig.fixed_length``)."""
     overrides = {
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -170,10 +179,17 @@ def training_config(args: argparse.Namespace) -> TrainConfig:
         "lambda_ic": args.lambda_ic,
         "lambda_self": args.lambda_self,
         "validation_fraction": args.holdout,
-        "stop_patience": args.stop_patience,
+        "stop_patience": args.stop_patience or None,
         "num_threads": args.threads,
     }
     config = TrainConfig.preset(args.preset, device=args.device)
+    length_asked = args.epochs is not None or args.min_steps is not None
+    if (
+        args.stop_patience == 0
+        or args.holdout == 0
+        or (args.stop_patience is None and length_asked)
+    ):
+        config = config.fixed_length()
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     if args.patch_size is not None:
         config = replace(config, patch_size=args.patch_size or None)

@@ -92,11 +92,11 @@ class StopRule:
     * lr schedule "plateau": after P checks without improvement the learning rate halves; after
       ``config.plateau_halvings`` halvings, the next such plateau ends the run;
     * other schedules: P checks without improvement end the run.
-    Never before ``config.min_steps``; a run that stops keeps its best weights.
+    A run that stops keeps its best weights.
     """
 
     def __init__(self, config) -> None:
-        self.patience, self.min_steps = config.stop_patience, config.min_steps or 0
+        self.patience = config.stop_patience
         self.plateau = config.lr_schedule == "plateau"
         self.tolerance, self.halvings_left = config.plateau_tolerance, config.plateau_halvings
         self.first_loss = math.nan
@@ -118,7 +118,7 @@ class StopRule:
             self.best_loss, self.best_step = loss, step
             if self.patience:
                 self.best_state = trainer.cpu_state()
-        if self.patience and self.since_best >= self.patience and step >= self.min_steps:
+        if self.patience and self.since_best >= self.patience:
             if self.plateau and self.halvings_left > 0:
                 self.lr_scale *= 0.5
                 self.halvings_left -= 1

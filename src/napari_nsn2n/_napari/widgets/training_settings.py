@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible
 
+from ... import tuned
 from ...config import LR_SCHEDULES, TrainConfig
 from ...device import available_devices
 from ..settings import Field
@@ -64,8 +65,8 @@ class TrainSettingsPanel(QCollapsible):
             0,
             1_000_000,
             defaults.min_steps or 0,
-            "Train at least this many optimiser steps: on a short stack the epochs are raised "
-            "(0 = exactly 'Epochs')",
+            "Plan at least this many optimiser steps: on a short stack the epochs are raised "
+            "(0 = exactly 'Epochs'); the stop patience may end the run sooner",
             step=100,
         )
         self.lr = _dspin(1e-5, 1.0, defaults.learning_rate, "Adam's initial learning rate", 5)
@@ -75,8 +76,9 @@ class TrainSettingsPanel(QCollapsible):
         self.lr_schedule.setCurrentText(defaults.lr_schedule)
         self.lr_schedule.setToolTip(
             "step: halve the learning rate every fifth of the epochs (the paper's); late: hold "
-            "it for the first half, then halve every tenth, which spends more of a short run "
-            "at a useful rate (docs/method.md)"
+            "it for the first half, then halve every tenth; plateau: halve it when the held-out "
+            "loss stops falling, 3 times, then stop (with a stop patience; without one the run "
+            "uses late) (docs/method.md)"
         )
         self.batch = _spin(1, 256, defaults.batch_size, "Pairs per optimiser step")
         self.patch = _spin(
@@ -214,12 +216,16 @@ class TrainSettingsPanel(QCollapsible):
     def train_config(self) -> TrainConfig:
         """The TrainConfig of the current settings (raises NSN2NError when invalid)."""
         held_out = self.validation.value() / 100
+        patience = (self.patience.value() or None) if held_out > 0 else None
+        schedule = self.lr_schedule.currentText()
+        if patience is None and schedule == "plateau":  # plateau needs the stop rule
+            schedule = tuned.FIXED_LR_SCHEDULE
         return replace(
             self.defaults,
             epochs=self.epochs.value(),
             min_steps=self.min_steps.value() or None,
             learning_rate=self.lr.value(),
-            lr_schedule=self.lr_schedule.currentText(),
+            lr_schedule=schedule,
             batch_size=self.batch.value(),
             patch_size=self.patch.value() or None,
             lambda_rc=self.lambda_rc_value(),
@@ -228,6 +234,6 @@ class TrainSettingsPanel(QCollapsible):
             base_channels=self.base_channels.value(),
             validation_fraction=held_out,
             validation_every=self.validate_every.value(),
-            stop_patience=(self.patience.value() or None) if held_out > 0 else None,
+            stop_patience=patience,
             device=self.device,
         )
