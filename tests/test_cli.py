@@ -319,7 +319,7 @@ def test_keep_structure_is_on_by_default_and_can_be_turned_off(tmp_path, nsn2n):
     np.testing.assert_allclose(with_structure, keep_structure(noisy, network), atol=1e-4)
 
 
-def test_the_cpu_default_stops_itself_and_a_length_asked_for_is_trained_in_full():
+def test_the_quick_preset_stops_itself_and_a_length_asked_for_is_trained_in_full():
     from napari_nsn2n.cli.main import build_parser
     from napari_nsn2n.cli.options import training_config
 
@@ -327,17 +327,18 @@ def test_the_cpu_default_stops_itself_and_a_length_asked_for_is_trained_in_full(
         args = build_parser().parse_args(["denoise", "in.tif", "-o", "out.tif", *options])
         return training_config(args)
 
-    default = config("--device", "cpu")
-    assert (default.stop_patience, default.lr_schedule, default.validation_fraction) == (
+    assert config("--device", "cpu").stop_patience is None  # the CPU default: a fixed length
+    quick = config("--device", "cpu", "--preset", "quick")
+    assert (quick.stop_patience, quick.lr_schedule, quick.validation_fraction) == (
         3, "plateau", 0.05,
     )  # fmt: skip
     for asked in (["--epochs", "5"], ["--min-steps", "300"], ["--stop-patience", "0"]):
-        fixed = config("--device", "cpu", *asked)
+        fixed = config("--device", "cpu", "--preset", "quick", *asked)
         assert (fixed.stop_patience, fixed.lr_schedule) == (None, "late"), asked
         assert fixed.validation_fraction == 0.05, asked  # the held-out loss is still shown
-    off = config("--device", "cpu", "--holdout", "0")
+    off = config("--device", "cpu", "--preset", "quick", "--holdout", "0")
     assert (off.stop_patience, off.validation_fraction, off.lr_schedule) == (None, 0.0, "late")
-    both = config("--device", "cpu", "--epochs", "5", "--stop-patience", "2")
+    both = config("--device", "cpu", "--preset", "quick", "--epochs", "5", "--stop-patience", "2")
     assert (both.stop_patience, both.lr_schedule, both.min_steps) == (2, "plateau", None)
     paper = config("--device", "cpu", "--preset", "paper", "--epochs", "5")
     assert (paper.stop_patience, paper.lr_schedule) == (None, "step")

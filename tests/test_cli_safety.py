@@ -50,8 +50,11 @@ def test_help_says_what_to_expect_on_a_cpu(nsn2n):
     result = nsn2n("denoise", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
-    assert "stops improving: about 2 min for a 48 x 256 x 256 stack on 2 idle cores" in text
-    assert "up to 11x longer while other jobs use the cores" in text
+    assert "1500 optimiser steps, measured at 0.19 s each on 2 idle cores" in text
+    assert "min for a 48 x 256 x 256 stack" in text and "minutes on a CPU" not in text
+    assert (
+        "--preset quick stops when the loss on held-out pixels stops improving: about 2 min" in text
+    )
 
 
 def test_device_in_upper_case_is_that_device(tmp_path, tif, nsn2n):

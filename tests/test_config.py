@@ -106,20 +106,26 @@ def test_saved_configs_and_every_default_and_preset_load_unchanged():
         preset = TrainConfig.preset(name, device="cpu")
         assert TrainConfig.from_dict(preset.to_dict()) == preset
     fast = TrainConfig.preset("fast")
-    assert (fast.epochs, fast.min_steps, fast.base_channels, fast.patch_size) == (16, 4000, 16, 48)
-    assert (fast.batch_size, fast.lr_schedule, fast.lambda_rc) == (4, "plateau", "auto")
-    assert (fast.validation_fraction, fast.stop_patience) == (0.05, 3)
+    assert (fast.epochs, fast.min_steps, fast.base_channels, fast.patch_size) == (16, 1500, 16, 64)
+    assert (fast.batch_size, fast.lr_schedule, fast.lambda_rc) == (8, "late", "auto")
+    quick = TrainConfig.preset("quick")
+    assert (quick.min_steps, quick.base_channels, quick.patch_size, quick.batch_size) == (
+        4000, 16, 48, 4,
+    )  # fmt: skip
+    assert (quick.lr_schedule, quick.validation_fraction, quick.stop_patience) == (
+        "plateau", 0.05, 3,
+    )  # fmt: skip
 
 
 def test_fixed_length_turns_the_stop_rule_off_and_keeps_the_rest():
-    fast = TrainConfig.preset("fast")
-    fixed = fast.fixed_length()
+    quick = TrainConfig.preset("quick")
+    fixed = quick.fixed_length()
     assert (fixed.stop_patience, fixed.lr_schedule) == (None, "late")
-    assert fixed.validation_fraction == fast.validation_fraction  # still measured and reported
-    assert dataclasses.replace(fixed, stop_patience=3, lr_schedule="plateau") == fast
+    assert fixed.validation_fraction == quick.validation_fraction  # still measured and reported
+    assert dataclasses.replace(fixed, stop_patience=3, lr_schedule="plateau") == quick
     paper = TrainConfig.preset("paper")
     assert paper.fixed_length() is paper  # nothing to turn off
-    step = dataclasses.replace(fast, lr_schedule="step")
+    step = dataclasses.replace(quick, lr_schedule="step")
     assert step.fixed_length().lr_schedule == "step"  # only plateau needs the rule
 
 

@@ -372,18 +372,19 @@ def test_loss_plot_shows_every_term_relative_and_the_held_out_curve(make_napari_
     assert ic.max() < total.max()  # raw values: IC is orders of magnitude below
 
 
-def test_the_default_run_stops_itself_when_the_held_out_loss_stops_falling(
+def test_a_run_with_the_stop_rule_ends_itself_when_the_held_out_loss_stops_falling(
     make_napari_viewer, qtbot
 ):
     viewer = make_napari_viewer()
     viewer.add_image(stack(), name="noisy")
     widget = open_widget(viewer)
     panel = widget.settings_panel
-    config = panel.train_config()  # the CPU preset as the widget opens
+    panel.lr_schedule.setCurrentText("plateau")  # the quick preset's rule, typed in
+    _fast(widget, epochs=400, validation=5.0, patience=3, validate_every=2)
+    config = panel.train_config()
     assert (config.stop_patience, config.lr_schedule, config.validation_fraction) == (
         3, "plateau", 0.05,
     )  # fmt: skip
-    _fast(widget, epochs=400, validate_every=2)  # the rule decides, not the 400 epochs
     widget.training_panel.train_button.click()
     qtbot.waitUntil(lambda: not widget.state.training, timeout=400000)
     meta = widget.state.model.meta

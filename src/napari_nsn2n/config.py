@@ -115,8 +115,9 @@ class TrainConfig:
     def preset(cls, name: str = "auto", **overrides: Any) -> TrainConfig:
         """Named defaults: ``"paper"`` (the paper's schedule and a 32-channel U-Net on 128 px
         patches), ``"fast"`` (the CPU preset of ``napari_nsn2n.tuned``: a narrower U-Net on
-        smaller patches that stops itself: up to ``FAST_PLANNED_STEPS`` steps, ended by the
-        held-out loss, ``"plateau"`` lr schedule), or
+        smaller patches, at least ``FAST_MIN_STEPS`` steps, the ``"late"`` lr schedule),
+        ``"quick"`` (the fast network on 48 px patches, stopped by the held-out loss within a plan
+        of ``QUICK_PLANNED_STEPS`` steps), or
         ``"auto"``: paper where CUDA or MPS is available (also with at least ``FAST_MIN_STEPS``
         steps), else fast. ``overrides`` replace single fields."""
         if name == "auto":
@@ -227,13 +228,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "fast": {
         "epochs": tuned.FAST_EPOCHS,
-        "min_steps": tuned.FAST_PLANNED_STEPS,
+        "min_steps": tuned.FAST_MIN_STEPS,
         "base_channels": tuned.FAST_CHANNELS,
         "patch_size": tuned.FAST_PATCH,
         "batch_size": tuned.FAST_BATCH,
         "lr_schedule": tuned.FAST_LR_SCHEDULE,
         "lambda_rc": "auto",
-        "validation_fraction": tuned.FAST_HOLDOUT,
-        "stop_patience": tuned.FAST_STOP_PATIENCE,
     },
+}
+PRESETS["quick"] = {
+    **PRESETS["fast"],
+    "min_steps": tuned.QUICK_PLANNED_STEPS,
+    "patch_size": tuned.QUICK_PATCH,
+    "batch_size": tuned.QUICK_BATCH,
+    "lr_schedule": tuned.QUICK_LR_SCHEDULE,
+    "validation_fraction": tuned.QUICK_HOLDOUT,
+    "stop_patience": tuned.QUICK_STOP_PATIENCE,
 }

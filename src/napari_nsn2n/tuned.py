@@ -34,32 +34,32 @@ VST_MIN_R2 = 0.5
 VST_MIN_STD_RATIO = 1.5
 
 # --- training defaults (config.py) -----------------------------------------------------------
-# the CPU preset: a 16-channel U-Net on 48 px patches, batch 4, that stops itself (below). Against
-# a fixed schedule (64 px, batch 8, `late`, >= 1500 steps), seed 0: 0.33 of its end-to-end time
-# on ct_ramp 48 x 256 x 256 (2 idle cores) at +0.11 / -0.01 dB; on the six benchmark cases -0.26
-# (CT Hann) to +0.45 dB (fluorescence), -0.05 on MRI 9 %, above it on the other four; held out
-# (brain T1 4 %, T2 11 %): +0.12 / +0.04 dB [Stop rule].
+# the CPU preset: 16-channel U-Net, 64 px patches, batch 8, within 0.3 dB of its final PSNR in
+# under 3 minutes on 2 cores on a 48 x 256 x 256 CT stack [Speed presets].
 FAST_EPOCHS = 16
 FAST_CHANNELS = 16
-FAST_PATCH = 48
-FAST_BATCH = 4
-# a run of the CPU preset plans this many optimiser steps and the held-out loss ends it sooner:
-# the measured runs stopped after 1750-2700 steps, on 16 to 48 slices alike [Stop rule].
-FAST_PLANNED_STEPS = 4000
-# the GPU default (the paper's preset) makes at least this many optimiser steps on a short stack:
-# the fixed CPU schedule's step count on that 48 x 256 x 256 stack; MRI / fluorescence still
-# gained 1-2 dB from 800 to 2400 steps [Budget].
+FAST_PATCH = 64
+FAST_BATCH = 8
+# at least this many optimiser steps on a short stack: the step count of the fast preset on that
+# 48 x 256 x 256 stack; MRI / fluorescence still gained 1-2 dB from 800 to 2400 steps [Budget].
 FAST_MIN_STEPS = 1500
-# the CPU preset's lr schedule: halve at each plateau of the held-out loss (below); the fixed
-# schedule `late` (+0.02 to +0.86 dB over the paper's halving at 800 steps on all six cases, seed
-# 0) is what a run of a given length (--epochs, --min-steps) gets [Learning-rate schedule].
-FAST_LR_SCHEDULE = "plateau"
+# "late" lr schedule as the CPU default: +0.02 to +0.86 dB over the paper's halving at 800 steps
+# on all six cases, seed 0 [Learning-rate schedule]. Also what a run of a given length of the quick
+# preset gets (TrainConfig.fixed_length).
+FAST_LR_SCHEDULE = "late"
 FIXED_LR_SCHEDULE = "late"
-# the held-out set of the CPU preset: 5 % of every slice, measured every 50 steps; a plateau is
-# 3 checks without a new best (4 recovered CT Hann to -0.07 and MRI 9 % to +0.04 dB, in 1.5x
-# and 1.25x the steps) [Stop rule].
-FAST_HOLDOUT = 0.05
-FAST_STOP_PATIENCE = 3
+# the quick preset (`--preset quick`): 48 px patches, batch 4, stopped by the held-out loss (5 % of
+# every slice, checked every 50 steps, patience 3, `plateau`) within a plan of 4000 steps. Against
+# the fast preset, seed 0: 0.33 of its end-to-end time on ct_ramp 48 x 256 x 256 (2 idle cores) at
+# +0.11 / -0.01 dB; -0.26 (CT Hann) to +0.45 dB (fluorescence) on the six cases, +0.12 / +0.04 on
+# the held-out brains; seed 1: fluorescence -0.96 dB (it stopped at step 1350), so it is not the
+# default [Stop rule].
+QUICK_PATCH = 48
+QUICK_BATCH = 4
+QUICK_PLANNED_STEPS = 4000
+QUICK_LR_SCHEDULE = "plateau"
+QUICK_HOLDOUT = 0.05
+QUICK_STOP_PATIENCE = 3
 # lambda_RC "auto" = 0.5 on correlated noise, 0 elsewhere: without L_RC CT Hann lost 0.81 dB and
 # fluorescence / MRI foreground gained +0.4 to +0.6 / +0.2 to +0.5 dB (800 and 2400 steps)
 # [L_RC and the noise].
@@ -76,13 +76,14 @@ AUTO_LAMBDA_RC_INDEPENDENT = 0.0
 PLATEAU_TOLERANCE = 0.0
 PLATEAU_HALVINGS = 3
 
-# what `nsn2n denoise --help` tells to expect on a CPU (cli/denoise.py): the default run on a
-# 48 x 256 x 256 CT stack on 2 idle cores, LPF to written output (111 s; it stopped itself after
-# 1800 steps), and how much slower a step of the fixed schedule ran while 8-10 other CPU-bound
-# jobs shared those cores (2.07 s against 0.189 s) (benchmarks/end_to_end.py, benchmarks/speed.py
-# --parts train; docs/performance.md).
-CPU_RUN_SECONDS_IDLE = 111
-CPU_BUSY_SLOWDOWN = 11
+# what `nsn2n denoise --help` tells to expect on a CPU (cli/denoise.py): seconds per training
+# step of the fast preset, 2 threads on 2 idle cores (189 ms) and 1 thread while 8-10 other
+# CPU-bound jobs shared those cores (2.07 s): benchmarks/speed.py --parts train
+# (docs/performance.md); and a quick-preset run on a 48 x 256 x 256 CT stack, 2 idle cores, LPF
+# to written output (111 s, stopped at step 1800; benchmarks/NOTES.md [Stop rule]).
+CPU_STEP_SECONDS_IDLE = 0.19
+CPU_STEP_SECONDS_BUSY = 2.1
+QUICK_RUN_SECONDS_IDLE = 111
 
 # --- divergence guard (training/guard.py) ----------------------------------------------------
 # a step whose loss exceeds SPIKE_FACTOR x the median of the last GUARD_WINDOW steps is rolled

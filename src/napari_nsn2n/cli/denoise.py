@@ -32,13 +32,19 @@ examples:
 
 
 def _cpu_expectation() -> str:
-    idle = tuned.CPU_RUN_SECONDS_IDLE
+    steps = tuned.FAST_MIN_STEPS
+    idle_min = steps * tuned.CPU_STEP_SECONDS_IDLE / 60
+    busy_min = steps * tuned.CPU_STEP_SECONDS_BUSY / 60
     return (
-        "How long: training dominates. On a CPU the default trains until the loss on held-out "
-        f"pixels stops improving: about {idle / 60:.0f} min for a 48 x 256 x 256 stack on 2 idle "
-        f"cores, LPF and inference included, and up to {tuned.CPU_BUSY_SLOWDOWN}x longer while "
-        "other jobs use the cores; the number of steps hardly depends on the stack's size. A "
-        "fixed length (--epochs N) trains exactly that."
+        f"How long: training dominates. On a CPU the default makes at least {steps} optimiser "
+        f"steps, measured at {tuned.CPU_STEP_SECONDS_IDLE:g} s each on 2 idle cores (about "
+        f"{idle_min:.0f} min for a 48 x 256 x 256 stack, LPF and inference included) and "
+        f"{tuned.CPU_STEP_SECONDS_BUSY:g} s each while other jobs used the cores (about "
+        f"{busy_min:.0f} min); larger stacks add about 0.1 s of LPF per 256 x 256 slice. "
+        "--preset quick stops when the loss on held-out pixels stops improving: about "
+        f"{tuned.QUICK_RUN_SECONDS_IDLE / 60:.0f} min for that stack on 2 idle cores, at about the "
+        "same quality on most cases (docs/performance.md). Fewer steps (--min-steps 0 --epochs N) "
+        "are faster and denoise less."
     )
 
 
@@ -75,10 +81,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     den.add_argument(
         "--preset",
         default="auto",
-        choices=("auto", "paper", "fast"),
+        choices=("auto", "paper", "fast", "quick"),
         help="training defaults: paper (100 epochs, 32-channel U-Net), fast (16-channel U-Net on"
-        " 48 px patches, for a CPU, stopped by the held-out loss), auto: paper on a GPU (at least"
-        " 1500 steps on short stacks), fast on a CPU (default)",
+        " 64 px patches, for a CPU), quick (fast on 48 px patches, stopped by the held-out loss),"
+        " auto: paper on a GPU, fast on a CPU (default); fast and auto train at least 1500 steps"
+        " on short stacks",
     )
     den.add_argument(
         "--epochs", type=options.positive, help="training epochs (default: from --preset)"
@@ -87,8 +94,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--min-steps",
         type=options.off_or_positive,
         help="raise the epochs until training plans at least this many optimiser steps, and"
-        " train them all unless --stop-patience is given (default: from --preset; fast: 4000,"
-        " ended sooner by the held-out loss; 0 turns it off)",
+        " train them all unless --stop-patience is given (default: from --preset; fast: 1500;"
+        " quick: 4000, ended sooner by the held-out loss; 0 turns it off)",
     )
     den.add_argument(
         "--device",
@@ -130,7 +137,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="step: halve the lr every fifth of the epochs (the paper's); late: hold it for"
         " half the run, then halve every tenth; plateau: halve it when the held-out loss stops"
         " falling, 3 times, then stop (needs --holdout and --stop-patience) (default: from"
-        " --preset; fast and auto on a CPU: plateau, or late for a fixed length)",
+        " --preset; fast and auto on a CPU: late; quick: plateau, or late for a fixed length)",
     )
     den.add_argument(
         "--lambda-rc",
@@ -152,15 +159,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FRACTION",
         help="leave this fraction of every slice (8 px blocks) out of the loss and show the"
         " NS-N2N loss on it as training goes; 0: off, and no stop rule (default: from --preset;"
-        " fast and auto on a CPU: 0.05, paper: 0)",
+        " quick: 0.05, the others: 0)",
     )
     den.add_argument(
         "--stop-patience",
         type=options.off_or_positive,
         metavar="N",
         help="stop after N held-out measurements (every 50 steps) without a new best and keep"
-        " the best weights; 0: train the whole planned length (default: from --preset; fast and"
-        " auto on a CPU: 3)",
+        " the best weights; 0: train the whole planned length (default: from --preset; quick: 3,"
+        " the others: off)",
     )
     den.add_argument("--no-mask", action="store_true", help="ablation: W_i = 1 everywhere")
     options.add_stabilize(den)
