@@ -32,8 +32,6 @@ def training_curve(
     prepared = PreparedStack.from_array(case.noisy)
     config = TrainConfig.preset("auto", device="cpu", num_threads=threads, seed=seed, **overrides)
     if budget.kind == "steps":
-        if "stop_patience" not in overrides:
-            config = config.fixed_length()  # N steps are trained in full
         config = _epochs_for(config, prepared, budget.value)
     guided = config.target == "guided"
     diffs = compute_differences(prepared, keep_lowpass=guided)

@@ -105,9 +105,7 @@ def cohort(args: argparse.Namespace) -> dict:
         path = folder / f"ct{k}.npy"
         np.save(path, stack.noisy)
         inputs.append(str(path))
-    config = TrainConfig.preset(
-        "fast", epochs=args.epochs, min_steps=None, num_threads=1
-    ).fixed_length()
+    config = TrainConfig.preset("fast", epochs=args.epochs, min_steps=None, num_threads=1)
     rows = {}
     for workers in (1, 2):
         out = folder / f"out{workers}"
@@ -177,7 +175,7 @@ def blocks(args: argparse.Namespace) -> dict:
         rows["memory_limit_gib"] = args.memory_limit
         rows["whole_stack_read_rc"] = code
     crop = np.asarray(read_volume(source).data[:16, :128, :128])  # training is not measured
-    config = TrainConfig.preset("fast", epochs=1, min_steps=None, num_threads=1).fixed_length()
+    config = TrainConfig.preset("fast", epochs=1, min_steps=None, num_threads=1)
     _, bundle = denoise(crop, threshold=0.01, config=config, return_model=True)
     for workers in args.workers:
         out = folder / f"out{workers}.ome.zarr"

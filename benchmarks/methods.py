@@ -5,11 +5,11 @@ A method spec is a name, optionally with TrainConfig overrides in brackets for o
 ``gaussian``, ``nlm``, ``bm3d``, ``bm3d_vst``, ``nb2nb``, ``ngps``, ``ngps_nsn2n`` (the last two
 need ``--ngps PATH``: a checkout of github.com/cv-cho/NGPS, run as it is, never copied here).
 
-Budgets: ``steps:N`` (every learned method makes N optimiser steps; ours with the fixed ``late``
-schedule unless the spec sets ``stop_patience``, which makes N a cap), ``default`` (each
-method's own default: ours = the product's CPU default, which stops itself, paper = 100 epochs,
-NGPS = its config's 10 epochs), ``seconds:T`` (each learned method trains for about T seconds of its own step time,
-measured on a short calibration run first).
+Budgets: ``steps:N`` (every learned method makes N optimiser steps; a spec that sets
+``stop_patience`` makes N a cap), ``default`` (each method's own default: ours = the product's
+CPU default, paper = 100 epochs, NGPS = its config's 10 epochs), ``seconds:T`` (each learned
+method trains for about T seconds of its own step time, measured on a short calibration run
+first).
 """
 
 from __future__ import annotations
@@ -88,8 +88,6 @@ def run_engine(
     keep = bool(overrides.pop("keep_structure", True))
     prepared = PreparedStack.from_array(case.noisy)
     config = TrainConfig.preset(preset, device="cpu", num_threads=threads, seed=seed, **overrides)
-    if budget.kind != "default" and "stop_patience" not in overrides:
-        config = config.fixed_length()  # a budget of steps or seconds is trained in full
     start = time.perf_counter()
     diffs = compute_differences(prepared, settings=lowpass, keep_lowpass=config.target == "guided")
     if budget.kind == "steps":

@@ -64,10 +64,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     config = replace(
-        TrainConfig.preset("fast", device="cpu").fixed_length(),
-        epochs=1,
-        min_steps=args.steps,
-        device="cpu",
+        TrainConfig.preset("fast", device="cpu"), epochs=1, min_steps=args.steps, device="cpu"
     )
     shape = (8, args.side, args.side)
     report = {}

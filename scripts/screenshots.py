@@ -132,9 +132,7 @@ def modalities(min_steps: int, slices: int) -> None:
         shape = (min(slices, SAMPLE_SHAPES[key][0]), *SAMPLE_SHAPES[key][1:])
         sample = make(shape)
         differences = compute_differences(sample.noisy, axis=0)
-        config = TrainConfig.preset(
-            "fast", epochs=1, min_steps=min_steps, device="cpu"
-        ).fixed_length()
+        config = TrainConfig.preset("fast", epochs=1, min_steps=min_steps, device="cpu")
         denoised, model = denoise(
             sample.noisy, config=config, differences=differences, axis=0, return_model=True
         )

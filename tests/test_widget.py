@@ -37,7 +37,6 @@ TINY = {
     "base_channels": 8,
     "preview_every": 2,
     "device_combo": "cpu",
-    "patience": 0,  # runs of exactly their epochs (the stop rule: test_widget_issues.py)
 }
 FAST = {"batch": 1, "patch": 16, "base_channels": 4, "preview_every": 0}  # ms-sized steps
 
@@ -377,7 +376,7 @@ def test_model_save_load_apply_round_trip(make_napari_viewer, qtbot, tmp_path):
     with_tta = viewer.layers["noisy denoised (model)"].data
     expected = apply_model(loaded, layer.data, axis=0, device="cpu", tta=True)
     np.testing.assert_allclose(with_tta, expected, atol=1e-5)
-    assert np.abs(with_tta - applied.data).max() > 2e-5  # the 8-fold mean moved it
+    assert np.abs(with_tta - applied.data).max() > 1e-4
     assert models.load_model(tmp_path / "missing.pt") is None  # reported, not raised
 
 

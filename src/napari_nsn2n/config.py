@@ -208,7 +208,7 @@ class TrainConfig:
         schedule in place of ``plateau`` (which needs one). The held-out loss is still reported."""
         if self.stop_patience is None:
             return self
-        schedule = tuned.FIXED_LR_SCHEDULE if self.lr_schedule == "plateau" else self.lr_schedule
+        schedule = tuned.FAST_LR_SCHEDULE if self.lr_schedule == "plateau" else self.lr_schedule
         return replace(self, stop_patience=None, lr_schedule=schedule)
 
     def to_dict(self) -> dict[str, Any]:

@@ -47,7 +47,6 @@ FAST_MIN_STEPS = 1500
 # on all six cases, seed 0 [Learning-rate schedule]. Also what a run of a given length of the quick
 # preset gets (TrainConfig.fixed_length).
 FAST_LR_SCHEDULE = "late"
-FIXED_LR_SCHEDULE = "late"
 # the quick preset (`--preset quick`): 48 px patches, batch 4, stopped by the held-out loss (5 % of
 # every slice, checked every 50 steps, patience 3, `plateau`) within a plan of 4000 steps. Against
 # the fast preset, seed 0: 0.33 of its end-to-end time on ct_ramp 48 x 256 x 256 (2 idle cores) at

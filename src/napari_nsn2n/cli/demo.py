@@ -88,8 +88,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--epochs",
         type=options.positive,
-        help="training epochs, exactly (default: the CPU preset, which stops when the held-out "
-        "loss stops improving; GUI: sets the widget's value)",
+        help="training epochs, exactly (default: the CPU preset, at least 1500 steps; GUI: "
+        "sets the widget's value)",
     )
     parser.add_argument(
         "--threshold",
@@ -134,7 +134,6 @@ def run_gui(sample: str = "ct", epochs: int | None = None) -> int:
     if epochs is not None:
         widget.settings_panel.epochs.setValue(int(epochs))
         widget.settings_panel.min_steps.setValue(0)  # the epochs asked for, exactly
-        widget.settings_panel.patience.setValue(0)
     napari.run()
     return 0
 
@@ -151,9 +150,8 @@ def default_config(epochs: int | None = None, size: str = "default", seed: int =
         return TrainConfig(
             epochs=epochs or 2, base_channels=8, depth=2, patch_size=None, batch_size=4, seed=seed
         )
-    if epochs:  # exactly these epochs
-        return TrainConfig.preset("fast", seed=seed, epochs=epochs, min_steps=None).fixed_length()
-    return TrainConfig.preset("fast", seed=seed)
+    overrides = {"epochs": epochs, "min_steps": None} if epochs else {}  # exactly these epochs
+    return TrainConfig.preset("fast", seed=seed, **overrides)
 
 
 def make_sample(key: str, size: str = "default", seed: int = 0):

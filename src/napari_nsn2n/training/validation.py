@@ -19,9 +19,7 @@ from ..stack import evenly_spaced
 
 HOLDOUT_BLOCK = 8  # side of the held-out blocks (pixels): larger than the noise correlation
 MAX_PAIRS = 8  # pairs the held-out loss is measured on
-MAX_SIDE = (
-    128  # centre crop of larger slices: a check at 256 px cost 8 steps of batch 4 (NOTES §24)
-)
+MAX_SIDE = 128  # centre crop of larger slices: at 256 px a check cost 8 steps (NOTES §24)
 
 
 def holdout_map(height: int, width: int, fraction: float, seed: int) -> np.ndarray:

@@ -219,7 +219,7 @@ class TrainSettingsPanel(QCollapsible):
         patience = (self.patience.value() or None) if held_out > 0 else None
         schedule = self.lr_schedule.currentText()
         if patience is None and schedule == "plateau":  # plateau needs the stop rule
-            schedule = tuned.FIXED_LR_SCHEDULE
+            schedule = tuned.FAST_LR_SCHEDULE
         return replace(
             self.defaults,
             epochs=self.epochs.value(),
