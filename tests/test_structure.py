@@ -70,3 +70,42 @@ def test_the_structure_step_reports_its_progress_after_inference():
         assert structure == (list(range(1, 17)) if keep else [])
         assert stages[-1].stage == ("structure" if keep else "inference")
         assert isinstance(events[-1], Finished)
+
+
+def _benchmark_module(name: str):
+    """A script of benchmarks/ (not part of the package), imported from its file."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if not (folder / f"{name}.py").exists():  # an sdist carries tests/ without benchmarks/
+        pytest.skip(f"benchmarks/{name}.py is not here")
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def test_the_gate_benchmark_reproduces_the_library_step_and_its_pair_gate_keeps_more():
+    """benchmarks/structure_variants.py scores other gates on the claim that its default
+    variant is the library's step: the same output away from the stack's two end slices (there
+    it repeats the edge slice, the library averages two, which also moves the noise level a
+    little: within 2 % of the disc's contrast)."""
+    variants = _benchmark_module("structure_variants")
+    _, noisy, removed_lesion, disc = _lesion_stack()
+    library = keep_structure(noisy, removed_lesion)
+    default = variants.put_back(noisy, removed_lesion)
+    np.testing.assert_allclose(default[1:-1], library[1:-1], atol=0.005)
+    assert np.abs(default - removed_lesion)[1:-1][disc[1:-1]].mean() > 0.15  # the disc is back
+    thin = disc & (np.arange(16)[:, None, None] <= 7)  # a disc two slices thick (6, 7)
+    noisy_thin = noisy - 0.25 * (disc & ~thin)
+    mean3 = variants.put_back(noisy_thin, removed_lesion)
+    pair = variants.put_back(noisy_thin, removed_lesion, detect="pair")
+    assert (pair - removed_lesion)[thin].mean() > 1.2 * (mean3 - removed_lesion)[thin].mean()
