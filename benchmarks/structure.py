@@ -34,12 +34,16 @@ from napari_nsn2n.method.lowpass import LowpassSettings
 from napari_nsn2n.method.structure import keep_structure
 
 
+def cached_output(outputs: Path, case_name: str, budget: Budget | str, seed: int) -> Path:
+    """Where ``--outputs`` keeps the network output of one case, budget and seed."""
+    return outputs / (f"{case_name}_{budget}_{seed}".replace(":", "").replace("@", "_") + ".npy")
+
+
 def network_output(case, budget: Budget, seed: int, spec: str, outputs: Path | None):
     """The network's output (cached under ``outputs``) and what the run reported."""
     cached = None
     if outputs is not None:
-        safe = f"{case.name}_{budget}_{seed}".replace(":", "").replace("@", "_")
-        cached = outputs / f"{safe}.npy"
+        cached = cached_output(outputs, case.name, budget, seed)
         if cached.exists():
             return np.load(cached), {"cached": str(cached)}
     _, overrides = parse_spec(spec)

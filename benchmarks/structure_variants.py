@@ -28,10 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cases import load_case
 from scoring import summary
+from structure import cached_output
 
-
-def _robust_level(field: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(field - np.median(field))))
+from napari_nsn2n.method.structure import robust_level
 
 
 def _neighbour(stack: np.ndarray, step: int) -> np.ndarray:
@@ -58,11 +57,11 @@ def put_back(
     if detect == "mean3":
         mean = (residual + above + below) / 3
         field = smooth(mean)
-        level = _robust_level(field)
+        level = robust_level(field)
     elif detect == "pair":
         mean_above, mean_below = (residual + above) / 2, (residual + below) / 2
         field_above, field_below = smooth(mean_above), smooth(mean_below)
-        level = _robust_level(field_above)
+        level = robust_level(field_above)
         pick_above = np.abs(field_above) >= np.abs(field_below)
         field = np.where(pick_above, field_above, field_below)
         mean = np.where(pick_above, mean_above, mean_below)
@@ -84,8 +83,7 @@ def main() -> None:
     rows = json.loads(args.out.read_text()) if args.out.exists() else {}
     for name in args.cases:
         case = load_case(name)
-        safe = f"{name}_{args.budget}_{args.seed}".replace(":", "").replace("@", "_")
-        network = np.load(args.outputs / f"{safe}.npy")
+        network = np.load(cached_output(args.outputs, name, args.budget, args.seed))
         base = summary(case.clean, network, case.inserts, case.tissues)
         rows[f"{name} network"] = base
         for text in args.variants:

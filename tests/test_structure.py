@@ -3,7 +3,12 @@ is put back; noise it removed stays removed."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from napari_nsn2n import TrainConfig, apply_model, denoise
@@ -74,12 +79,6 @@ def test_the_structure_step_reports_its_progress_after_inference():
 
 def _benchmark_module(name: str):
     """A script of benchmarks/ (not part of the package), imported from its file."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    import pytest
-
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
     if not (folder / f"{name}.py").exists():  # an sdist carries tests/ without benchmarks/
         pytest.skip(f"benchmarks/{name}.py is not here")

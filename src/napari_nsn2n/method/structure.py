@@ -45,6 +45,11 @@ def _gate_field(mean_residual: np.ndarray, sigma_px: float) -> np.ndarray:
     return ndimage.gaussian_filter(mean_residual, sigma_px)
 
 
+def robust_level(field: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation: the noise's standard deviation, structure aside."""
+    return float(1.4826 * np.median(np.abs(field - np.median(field))))
+
+
 def noise_level(
     noisy: SliceSource,
     denoised: SliceSource,
@@ -56,8 +61,7 @@ def noise_level(
     fields = [
         _gate_field(_mean_residual(noisy, denoised, int(k), count), sigma_px).ravel() for k in picks
     ]
-    g = np.concatenate(fields)
-    return float(1.4826 * np.median(np.abs(g - np.median(g))))
+    return robust_level(np.concatenate(fields))
 
 
 def kept_structure(
